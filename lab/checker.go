@@ -1,0 +1,301 @@
+package lab
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/raftlab/raftlab/raft"
+)
+
+// The safety rules the checker enforces after every event. The first five are
+// the properties of Figure 3 of the Raft paper; the rest are rules of Figure 2
+// whose breaking leads to the first five breaking later, reported where they
+// first go wrong.
+const (
+	RuleElectionSafety      = "Election Safety"
+	RuleLeaderAppendOnly    = "Leader Append-Only"
+	RuleLogMatching         = "Log Matching"
+	RuleLeaderCompleteness  = "Leader Completeness"
+	RuleStateMachineSafety  = "State Machine Safety"
+	RuleTermNeverDecreases  = "Term Never Decreases"
+	RuleOneVotePerTerm      = "One Vote Per Term"
+	RuleCommitNeverDecrease = "Commit Never Decreases"
+	RuleCommitWithinLog     = "Commit Within Log"
+	RuleApplyInOrder        = "Apply In Order"
+	RuleApplyOnlyCommitted  = "Apply Only Committed"
+	RuleLogIndexes          = "Log Indexes"
+	RuleRestoreState        = "Restore Persistent State"
+	RuleVolatileReset       = "Volatile State Starts Empty"
+	RuleStorageUse          = "Storage Use"
+	RuleNoPanic             = "No Panic"
+)
+
+// Rules states each rule in the words of the Raft paper.
+var Rules = map[string]string{
+	RuleElectionSafety:      "At most one leader can be elected in a given term (Figure 3).",
+	RuleLeaderAppendOnly:    "A leader never overwrites or deletes entries in its log; it only appends new entries (Figure 3).",
+	RuleLogMatching:         "If two logs contain an entry with the same index and term, then the logs are identical in all entries up through the given index (Figure 3).",
+	RuleLeaderCompleteness:  "If a log entry is committed in a given term, then that entry will be present in the logs of the leaders for all higher-numbered terms (Figure 3).",
+	RuleStateMachineSafety:  "If a server has applied a log entry at a given index to its state machine, no other server will ever apply a different log entry for the same index (Figure 3).",
+	RuleTermNeverDecreases:  "currentTerm increases monotonically, in memory and in storage (Figure 2).",
+	RuleOneVotePerTerm:      "Each server will vote for at most one candidate in a given term, on a first-come-first-served basis; votedFor is persistent, so this holds across crashes (section 5.2, Figure 2).",
+	RuleCommitNeverDecrease: "commitIndex increases monotonically while a server runs (Figure 2).",
+	RuleCommitWithinLog:     "Committed entries are never removed, and commitIndex never passes the last entry: commitIndex = min(leaderCommit, index of last new entry) (Figure 2).",
+	RuleApplyInOrder:        "If commitIndex > lastApplied: increment lastApplied, apply log[lastApplied] to the state machine — entries in index order, each once (Figure 2).",
+	RuleApplyOnlyCommitted:  "Only committed entries are applied to the state machine (Figure 2, section 5.3).",
+	RuleLogIndexes:          "The entry at position i of a log has index i; indexes start at 1 (Figure 2).",
+	RuleRestoreState:        "A server restarts with the currentTerm, votedFor and log it persisted before it crashed (Figure 2, persistent state).",
+	RuleVolatileReset:       "commitIndex and lastApplied are volatile: a server restarts with both at 0 (Figure 2).",
+	RuleStorageUse:          "The stored log has no gaps: SaveLog starts at most one past the stored log's last index.",
+	RuleNoPanic:             "A server handles every input without panicking.",
+}
+
+// Violation is a safety rule broken in a run.
+type Violation struct {
+	Rule string        `json:"rule"`
+	Time time.Duration `json:"t"`
+	Node raft.NodeID   `json:"node"`
+	// Cause is the number of the event that broke the rule.
+	Cause uint64 `json:"cause"`
+	Seed  uint64 `json:"seed"`
+	// Text says what happened, in one line.
+	Text string `json:"text"`
+}
+
+// String gives the violation in one line, with the rule's statement.
+func (v Violation) String() string {
+	return fmt.Sprintf("%s broken at %s on %v (event #%d, seed %d): %s. Rule: %s",
+		v.Rule, raft.FormatTime(v.Time), v.Node, v.Cause, v.Seed, v.Text, Rules[v.Rule])
+}
+
+func (v Violation) Error() string { return "lab: " + v.String() }
+
+// checker watches events for broken safety rules. It keeps what it needs
+// across crashes: which leader each term had, which vote each server granted
+// in each term, and which entry each index committed.
+type checker struct {
+	seed      uint64
+	leaders   map[uint64]raft.NodeID
+	votes     map[voteKey]raft.NodeID
+	committed []committedEntry    // committed[i-1]: the entry committed at index i
+	ids       map[[2]uint64]logID // (index, term) → the one entry that may have it
+	found     []Violation
+}
+
+type voteKey struct {
+	node raft.NodeID
+	term uint64
+}
+
+type committedEntry struct {
+	entry raft.Entry
+	by    raft.NodeID
+}
+
+// logID is what Log Matching pins down about an entry (index, term): its
+// command, and the term of the entry before it.
+type logID struct {
+	cmd      []byte
+	prevTerm uint64
+	node     raft.NodeID
+}
+
+func newChecker(seed uint64) *checker {
+	return &checker{
+		seed:    seed,
+		leaders: make(map[uint64]raft.NodeID),
+		votes:   make(map[voteKey]raft.NodeID),
+		ids:     make(map[[2]uint64]logID),
+	}
+}
+
+// check looks at event e, about to be folded into v, and returns the rules it
+// breaks. It must be called for every event, in order.
+func (c *checker) check(e *raft.Event, v *View) []Violation {
+	c.found = c.found[:0]
+	n := v.Node(e.Node)
+	if n == nil {
+		return nil
+	}
+	switch e.Kind {
+	case raft.EvTerm:
+		if e.Term < n.Term {
+			c.report(e, RuleTermNeverDecreases, "%v's currentTerm went from %d back to %d", e.Node, n.Term, e.Term)
+		}
+	case raft.EvRole:
+		if e.Role == raft.Leader {
+			c.checkNewLeader(e, n)
+		}
+	case raft.EvLog:
+		c.checkLog(e, n)
+	case raft.EvCommit:
+		c.checkCommit(e, n)
+	case raft.EvApply:
+		c.checkApply(e, n)
+	case raft.EvSend:
+		if m := e.Msg; m != nil && m.Type == raft.RequestVoteReply && m.VoteGranted {
+			c.checkVote(e, m)
+		}
+	case raft.EvSaveState:
+		if e.Term < n.SavedTerm {
+			c.report(e, RuleTermNeverDecreases, "%v saved currentTerm %d after saving %d: the stored term must never go back", e.Node, e.Term, n.SavedTerm)
+		} else if e.Term == n.SavedTerm && n.SavedVote != raft.None && e.Vote != n.SavedVote {
+			c.report(e, RuleOneVotePerTerm, "%v saved votedFor %v in term %d after saving votedFor %v in that term: after a crash it could vote twice", e.Node, e.Vote, e.Term, n.SavedVote)
+		}
+	}
+	return c.found
+}
+
+func (c *checker) report(e *raft.Event, rule, format string, args ...any) {
+	c.found = append(c.found, Violation{
+		Rule: rule, Time: e.Time, Node: e.Node, Cause: e.Seq, Seed: c.seed,
+		Text: fmt.Sprintf(format, args...),
+	})
+}
+
+func (c *checker) checkNewLeader(e *raft.Event, n *NodeView) {
+	if other, ok := c.leaders[e.Term]; ok && other != e.Node {
+		c.report(e, RuleElectionSafety, "%v became leader of term %d, but %v was already elected leader of term %d", e.Node, e.Term, other, e.Term)
+	} else {
+		c.leaders[e.Term] = e.Node
+	}
+	for i, ce := range c.committed {
+		index := uint64(i + 1)
+		if ce.entry.Index == 0 {
+			continue // not known to be committed (a gap in what the checker saw)
+		}
+		if index > uint64(len(n.Log)) {
+			c.report(e, RuleLeaderCompleteness, "%v became leader of term %d, but its log ends at %d and misses committed entry %s (committed by %v)",
+				e.Node, e.Term, len(n.Log), ce.entry, ce.by)
+			return
+		}
+		if got := n.Log[i]; !got.Equal(ce.entry) {
+			c.report(e, RuleLeaderCompleteness, "%v became leader of term %d, but its log holds %s at index %d where %s was committed (by %v)",
+				e.Node, e.Term, got, index, ce.entry, ce.by)
+			return
+		}
+	}
+}
+
+func (c *checker) checkLog(e *raft.Event, n *NodeView) {
+	for k, en := range e.Entries {
+		if want := e.Index + uint64(k); en.Index != want {
+			c.report(e, RuleLogIndexes, "%v's log holds an entry with index %d at position %d", e.Node, en.Index, want)
+			return
+		}
+	}
+	oldLen := uint64(len(n.Log))
+	newLen := e.Index - 1 + uint64(len(e.Entries))
+	if n.Role == raft.Leader && e.Index <= oldLen {
+		what := "deleted entries " + strconv.FormatUint(e.Index, 10) + ".." + strconv.FormatUint(oldLen, 10)
+		if len(e.Entries) > 0 {
+			what = "replaced entry " + n.Log[e.Index-1].String() + " with " + e.Entries[0].String()
+		}
+		c.report(e, RuleLeaderAppendOnly, "%v, leader of term %d, %s", e.Node, n.Term, what)
+	}
+	if newLen < n.Commit {
+		c.report(e, RuleCommitWithinLog, "%v's log now ends at %d, below its commitIndex %d: it removed committed entries", e.Node, newLen, n.Commit)
+	}
+	prevTerm := uint64(0)
+	if e.Index >= 2 && e.Index-2 < oldLen {
+		prevTerm = n.Log[e.Index-2].Term
+	}
+	for _, en := range e.Entries {
+		key := [2]uint64{en.Index, en.Term}
+		id, seen := c.ids[key]
+		switch {
+		case !seen:
+			c.ids[key] = logID{cmd: en.Command, prevTerm: prevTerm, node: e.Node}
+		case !bytes.Equal(id.cmd, en.Command):
+			c.report(e, RuleLogMatching, "%v holds entry %s, but %v holds %d/%d with command %q", e.Node, en, id.node, en.Index, en.Term, id.cmd)
+			return
+		case id.prevTerm != prevTerm:
+			c.report(e, RuleLogMatching, "%v holds entry %d/%d after an entry of term %d, but on %v it follows an entry of term %d: the logs differ before an entry they share",
+				e.Node, en.Index, en.Term, prevTerm, id.node, id.prevTerm)
+			return
+		}
+		prevTerm = en.Term
+	}
+}
+
+func (c *checker) checkCommit(e *raft.Event, n *NodeView) {
+	if e.Index < n.Commit {
+		c.report(e, RuleCommitNeverDecrease, "%v's commitIndex went from %d back to %d", e.Node, n.Commit, e.Index)
+		return
+	}
+	if last := uint64(len(n.Log)); e.Index > last {
+		c.report(e, RuleCommitWithinLog, "%v set commitIndex to %d, but its log ends at %d", e.Node, e.Index, last)
+		return
+	}
+	for i := n.Commit + 1; i <= e.Index; i++ {
+		if !c.commit(e, n.Log[i-1], "committed") {
+			return
+		}
+	}
+}
+
+// commit records that node e.Node committed (or applied) en, and reports it if
+// another entry was committed at that index before.
+func (c *checker) commit(e *raft.Event, en raft.Entry, verb string) bool {
+	for uint64(len(c.committed)) < en.Index {
+		c.committed = append(c.committed, committedEntry{})
+	}
+	ce := &c.committed[en.Index-1]
+	if ce.entry.Index == 0 {
+		*ce = committedEntry{entry: en, by: e.Node}
+		return true
+	}
+	if !ce.entry.Equal(en) {
+		c.report(e, RuleStateMachineSafety, "%v %s %s at index %d, but %v had committed %s there", e.Node, verb, en, en.Index, ce.by, ce.entry)
+		return false
+	}
+	return true
+}
+
+func (c *checker) checkApply(e *raft.Event, n *NodeView) {
+	if len(e.Entries) != 1 {
+		return
+	}
+	en := e.Entries[0]
+	switch {
+	case e.Index != n.Applied+1:
+		c.report(e, RuleApplyInOrder, "%v applied index %d right after index %d", e.Node, e.Index, n.Applied)
+	case en.Index != e.Index:
+		c.report(e, RuleApplyInOrder, "%v applied an entry with index %d as index %d", e.Node, en.Index, e.Index)
+	case e.Index > n.Commit:
+		c.report(e, RuleApplyOnlyCommitted, "%v applied index %d, but its commitIndex is %d", e.Node, e.Index, n.Commit)
+	case e.Index > uint64(len(n.Log)) || !n.Log[e.Index-1].Equal(en):
+		c.report(e, RuleApplyInOrder, "%v applied %s, which is not the entry its log holds at index %d", e.Node, en, e.Index)
+	default:
+		c.commit(e, en, "applied")
+	}
+}
+
+func (c *checker) checkVote(e *raft.Event, m *raft.Message) {
+	key := voteKey{e.Node, m.Term}
+	if prev, ok := c.votes[key]; ok && prev != m.To {
+		c.report(e, RuleOneVotePerTerm, "%v granted its vote in term %d to %v, after granting it to %v in the same term", e.Node, m.Term, m.To, prev)
+		return
+	}
+	c.votes[key] = m.To
+}
+
+// checkRestart compares a restarted node's state with what it had stored.
+func (c *checker) checkRestart(e *raft.Event, st raft.Status, saved raft.Saved) []Violation {
+	c.found = c.found[:0]
+	hs := saved.HardState
+	switch {
+	case st.Term < hs.CurrentTerm:
+		c.report(e, RuleRestoreState, "%v restarted with currentTerm %d, but it had saved currentTerm %d", e.Node, st.Term, hs.CurrentTerm)
+	case st.Term == hs.CurrentTerm && st.VotedFor != hs.VotedFor:
+		c.report(e, RuleRestoreState, "%v restarted in term %d with votedFor %v, but it had saved votedFor %v", e.Node, st.Term, st.VotedFor, hs.VotedFor)
+	case len(st.Log) != len(saved.Log):
+		c.report(e, RuleRestoreState, "%v restarted with %d log entries, but it had saved %d", e.Node, len(st.Log), len(saved.Log))
+	}
+	if st.CommitIndex != 0 || st.LastApplied != 0 {
+		c.report(e, RuleVolatileReset, "%v restarted with commitIndex %d and lastApplied %d: they are volatile and must start at 0", e.Node, st.CommitIndex, st.LastApplied)
+	}
+	return c.found
+}

@@ -1,0 +1,555 @@
+package lab
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/raftlab/raftlab/raft"
+)
+
+// MaxNodes is the largest cluster the simulator runs.
+const MaxNodes = 15
+
+// Options describe a simulated run. Together with the commands applied during
+// the run they determine it completely: the same Options and commands give the
+// same events, byte for byte.
+type Options struct {
+	// Nodes is the cluster size, 1 to MaxNodes; servers are n1..nN.
+	Nodes int
+	// Seed seeds the one random source every choice is drawn from: latencies,
+	// losses, tick phases, and the nodes' own randomness (Env.Rand).
+	Seed uint64
+	// New builds a node; it picks the implementation under test.
+	New raft.Constructor
+	// Impl names the implementation, for traces ("solutions", "exercises").
+	Impl string
+	// Config is the template for every node's raft.Config; ID and Peers are
+	// filled in. The zero Config means raft.DefaultConfig().
+	Config raft.Config
+	// Network is the network at the start. The zero Network means DefaultNetwork().
+	Network Network
+	// SyncTicks makes every node's clock tick at the same instants. Normally
+	// each node ticks at its own random phase, as real clocks do.
+	SyncTicks bool
+	// Sink, if set, receives every event as it happens. It must not modify it.
+	Sink func(e *raft.Event)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Config.TickInterval == 0 && o.Config.ElectionTimeout == 0 && o.Config.HeartbeatTimeout == 0 && o.Config.MaxAppendEntries == 0 {
+		o.Config = raft.DefaultConfig()
+	}
+	if o.Network == (Network{}) {
+		o.Network = DefaultNetwork()
+	}
+	return o
+}
+
+// Validate reports what is wrong with o.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	var errs []error
+	if o.Nodes < 1 || o.Nodes > MaxNodes {
+		errs = append(errs, fmt.Errorf("lab: a cluster has 1 to %d nodes, not %d", MaxNodes, o.Nodes))
+	}
+	if o.New == nil {
+		errs = append(errs, errors.New("lab: Options.New is nil: say which implementation to run"))
+	}
+	cfg := raft.ClusterConfig(1, max(o.Nodes, 1))
+	cfg.TickInterval, cfg.ElectionTimeout, cfg.HeartbeatTimeout, cfg.MaxAppendEntries =
+		o.Config.TickInterval, o.Config.ElectionTimeout, o.Config.HeartbeatTimeout, o.Config.MaxAppendEntries
+	return errors.Join(append(errs, cfg.Validate(), o.Network.Validate())...)
+}
+
+// Sim is a deterministic simulated cluster: a virtual clock, one queue of
+// scheduled happenings ordered by (time, sequence), one seeded random source,
+// a network with faults, and a safety checker that looks at every event.
+//
+// A Sim is not safe for concurrent use.
+type Sim struct {
+	opts  Options
+	rng   *rand.Rand
+	now   time.Duration
+	steps uint64 // units of work done: happenings taken from the queue, and pending actions carried out
+	seq   uint64 // events emitted
+	q     queue
+	nodes []*simNode
+	view  *View
+	check *checker
+	net   Network
+
+	// pending holds the actions of the last node call not yet carried out, in
+	// order: first the changes of state seen in its Status, then what it did
+	// through its Env. Crashing the node throws away what is left of them.
+	pending []unit
+	head    int
+	// callBuf collects a node's Env actions during a call.
+	callBuf []unit
+	calling *simNode
+
+	violations []Violation
+	stats      Stats
+}
+
+// unit is one pending action; carrying it out emits its event.
+type unit struct {
+	ev   raft.Event
+	node *simNode
+	inc  uint32
+}
+
+type simNode struct {
+	id    raft.NodeID
+	cfg   raft.Config
+	impl  raft.Node // nil while the node is down
+	inc   uint32    // incarnation: bumped by every crash and restart
+	store *raft.InmemStore
+	env   *nodeEnv
+	// sinceFull counts calls since the last comparison of the node's whole log;
+	// see diffLog.
+	sinceFull int
+	// applied holds every entry the node applied, by index.
+	applied []raft.Entry
+	// group is the node's partition group: messages pass only within a group.
+	group int
+}
+
+// Stats counts what happened in a run.
+type Stats struct {
+	Events    uint64
+	Sent      [raft.InstallSnapshotReply + 1]uint64 // by message type
+	Delivered uint64
+	Dropped   uint64
+	// Bytes is the estimated wire size of every message sent (raft.Message.Size).
+	Bytes uint64
+	// EntryBytes counts the command bytes carried by AppendEntries.
+	EntryBytes uint64
+	// Elections counts the times a node became a candidate.
+	Elections uint64
+}
+
+// Messages is the number of messages sent.
+func (s Stats) Messages() uint64 {
+	var n uint64
+	for _, c := range s.Sent {
+		n += c
+	}
+	return n
+}
+
+// New starts a simulated cluster at virtual time 0. Every node starts as a
+// fresh server with empty storage.
+func New(opts Options) (*Sim, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	s := &Sim{
+		opts:  opts,
+		rng:   rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15)),
+		view:  NewView(opts.Nodes, opts.Network),
+		check: newChecker(opts.Seed),
+		net:   opts.Network,
+	}
+	for i := range opts.Nodes {
+		id := raft.NodeID(i + 1)
+		cfg := raft.ClusterConfig(id, opts.Nodes)
+		cfg.TickInterval, cfg.ElectionTimeout, cfg.HeartbeatTimeout, cfg.MaxAppendEntries =
+			opts.Config.TickInterval, opts.Config.ElectionTimeout, opts.Config.HeartbeatTimeout, opts.Config.MaxAppendEntries
+		s.nodes = append(s.nodes, &simNode{id: id, cfg: cfg, store: raft.NewInmemStore()})
+	}
+	for _, n := range s.nodes {
+		s.boot(n, raft.Saved{})
+	}
+	return s, nil
+}
+
+// Options returns the options the Sim was made with, defaults filled in.
+func (s *Sim) Options() Options { return s.opts }
+
+// Now is the virtual time.
+func (s *Sim) Now() time.Duration { return s.now }
+
+// Steps counts the units of work done so far; commands record it so that a
+// replay applies them at exactly the same point.
+func (s *Sim) Steps() uint64 { return s.steps }
+
+// Seq is the number of the last event emitted.
+func (s *Sim) Seq() uint64 { return s.seq }
+
+// View is the cluster as its events describe it. It belongs to the Sim: read
+// it, don't keep it across calls that advance the Sim.
+func (s *Sim) View() *View { return s.view }
+
+// Network is the network's current behaviour.
+func (s *Sim) Network() Network { return s.net }
+
+// Stats counts what has happened so far.
+func (s *Sim) Stats() Stats { return s.stats }
+
+// Violations lists the safety rules broken so far, in order.
+func (s *Sim) Violations() []Violation { return s.violations }
+
+// Applied returns the entries node id has applied, by index (entry i-1 has
+// index i). A node that restarts applies its entries again from index 1.
+func (s *Sim) Applied(id raft.NodeID) []raft.Entry {
+	if n := s.node(id); n != nil {
+		return n.applied
+	}
+	return nil
+}
+
+// Up reports whether node id is running.
+func (s *Sim) Up(id raft.NodeID) bool {
+	n := s.node(id)
+	return n != nil && n.impl != nil
+}
+
+// Status asks node id for its Status. ok is false if the node is down or
+// does not exist, or its Status method panicked.
+func (s *Sim) Status(id raft.NodeID) (st raft.Status, ok bool) {
+	n := s.node(id)
+	if n == nil || n.impl == nil {
+		return raft.Status{}, false
+	}
+	return s.status(n)
+}
+
+// Stored returns what node id has in storage.
+func (s *Sim) Stored(id raft.NodeID) (raft.Saved, bool) {
+	n := s.node(id)
+	if n == nil {
+		return raft.Saved{}, false
+	}
+	saved, _ := n.store.Load()
+	return saved, true
+}
+
+func (s *Sim) node(id raft.NodeID) *simNode {
+	if id < 1 || int(id) > len(s.nodes) {
+		return nil
+	}
+	return s.nodes[id-1]
+}
+
+// RunUntil advances virtual time to t, carrying out everything due by then.
+func (s *Sim) RunUntil(t time.Duration) {
+	for s.next(t) {
+	}
+	if t > s.now {
+		s.now = t
+	}
+}
+
+// RunFor advances virtual time by d.
+func (s *Sim) RunFor(d time.Duration) { s.RunUntil(s.now + d) }
+
+// RunUntilSeq carries out work until event number seq has been emitted.
+func (s *Sim) RunUntilSeq(seq uint64) {
+	for s.seq < seq && s.next(maxTime) {
+	}
+}
+
+// Step carries out work until at least one event has been emitted, or virtual
+// time would pass limit, and reports whether an event was emitted. One unit of
+// work emits at most one event, besides the violations it reveals.
+func (s *Sim) Step(limit time.Duration) bool {
+	start := s.seq
+	for s.seq == start {
+		if !s.next(limit) {
+			return false
+		}
+	}
+	return true
+}
+
+const maxTime = time.Duration(1<<63 - 1)
+
+// handling says what a node was doing when it panicked in Step.
+var handling = [...]string{
+	raft.RequestVote:          "while handling RequestVote",
+	raft.RequestVoteReply:     "while handling RequestVoteReply",
+	raft.AppendEntries:        "while handling AppendEntries",
+	raft.AppendEntriesReply:   "while handling AppendEntriesReply",
+	raft.InstallSnapshot:      "while handling InstallSnapshot",
+	raft.InstallSnapshotReply: "while handling InstallSnapshotReply",
+}
+
+// next carries out one unit of work due by limit; false if there is none.
+func (s *Sim) next(limit time.Duration) bool {
+	if s.head < len(s.pending) {
+		u := s.pending[s.head]
+		s.pending[s.head] = unit{}
+		s.head++
+		if s.head == len(s.pending) {
+			s.pending, s.head = s.pending[:0], 0
+		}
+		s.steps++
+		s.carryOut(&u)
+		return true
+	}
+	if s.q.len() == 0 || s.q.peek().at > limit {
+		return false
+	}
+	it := s.q.pop()
+	s.now = it.at
+	s.steps++
+	switch it.kind {
+	case itemTick:
+		s.tick(it)
+	case itemArrive:
+		s.arrive(it)
+	}
+	return true
+}
+
+// drain carries out every pending action.
+func (s *Sim) drain() {
+	for s.head < len(s.pending) {
+		s.next(s.now)
+	}
+}
+
+func (s *Sim) tick(it item) {
+	n := s.node(it.node)
+	if n.impl == nil || it.inc != n.inc {
+		return // the tick of a node that has since crashed
+	}
+	s.q.push(item{at: it.at + n.cfg.TickInterval, kind: itemTick, node: n.id, inc: n.inc})
+	s.call(n, "while ticking", func(impl raft.Node) { impl.Tick() })
+}
+
+func (s *Sim) arrive(it item) {
+	m := it.msg
+	n := s.node(m.To)
+	switch {
+	case it.lost:
+		s.drop(m, "lost by the network")
+	case n.impl == nil:
+		s.drop(m, m.To.String()+" is down")
+	case s.nodes[m.From-1].group != n.group:
+		s.drop(m, "the network is partitioned")
+	default:
+		s.stats.Delivered++
+		ev := raft.Event{Kind: raft.EvDeliver, Node: m.To, Msg: m}
+		if it.dup {
+			ev.Text = "duplicate"
+		}
+		s.emit(&ev)
+		mm := m.Clone() // the node may keep the entries it receives
+		s.call(n, handling[mm.Type], func(impl raft.Node) { impl.Step(mm) })
+	}
+}
+
+func (s *Sim) drop(m *raft.Message, why string) {
+	s.stats.Dropped++
+	s.emit(&raft.Event{Kind: raft.EvDrop, Node: m.To, Msg: m, Text: why})
+}
+
+// boot builds a fresh instance of node n from saved, starts its clock, and
+// queues what it did and how its state differs from the view.
+func (s *Sim) boot(n *simNode, saved raft.Saved) (raft.Status, bool) {
+	n.inc++
+	n.env = &nodeEnv{s: s, n: n, inc: n.inc}
+	n.sinceFull = 0
+	var impl raft.Node
+	s.calling = n
+	ok := s.protect(n, "while starting", func() { impl = s.opts.New(n.cfg, saved, n.env) })
+	s.calling = nil
+	if !ok {
+		return raft.Status{}, false
+	}
+	if impl == nil {
+		s.callBuf = s.callBuf[:0]
+		s.halt(n, "could not start: the constructor returned a nil Node")
+		return raft.Status{}, false
+	}
+	n.impl = impl
+	phase := time.Duration(0)
+	if !s.opts.SyncTicks {
+		phase = time.Duration(s.rng.Int64N(int64(n.cfg.TickInterval)))
+	}
+	s.q.push(item{at: s.now + phase + n.cfg.TickInterval, kind: itemTick, node: n.id, inc: n.inc})
+	st, ok := s.status(n)
+	if ok {
+		s.queueChanges(n, st)
+		s.pending = append(s.pending, s.callBuf...)
+	}
+	clear(s.callBuf)
+	s.callBuf = s.callBuf[:0]
+	return st, ok
+}
+
+// call runs f on node n's instance, then queues what it changed and did.
+func (s *Sim) call(n *simNode, doing string, f func(raft.Node)) {
+	s.drain()
+	impl := n.impl
+	s.calling = n
+	ok := s.protect(n, doing, func() { f(impl) })
+	s.calling = nil
+	if !ok {
+		s.callBuf = s.callBuf[:0]
+		return
+	}
+	st, ok := s.status(n)
+	if !ok {
+		s.callBuf = s.callBuf[:0]
+		return
+	}
+	s.queueChanges(n, st)
+	s.pending = append(s.pending, s.callBuf...)
+	clear(s.callBuf)
+	s.callBuf = s.callBuf[:0]
+}
+
+func (s *Sim) status(n *simNode) (st raft.Status, ok bool) {
+	ok = s.protect(n, "while reporting its Status", func() { st = n.impl.Status() })
+	return st, ok
+}
+
+// queueChanges compares node n's Status with the view and queues an event for
+// each difference: term, vote, role, log, commit.
+func (s *Sim) queueChanges(n *simNode, st raft.Status) {
+	v := s.view.Node(n.id)
+	add := func(ev raft.Event) {
+		ev.Node = n.id
+		s.pending = append(s.pending, unit{ev: ev, node: n, inc: n.inc})
+	}
+	if st.Term != v.Term {
+		add(raft.Event{Kind: raft.EvTerm, Term: st.Term})
+	}
+	if st.VotedFor != v.Vote {
+		add(raft.Event{Kind: raft.EvVote, Term: st.Term, Vote: st.VotedFor})
+	}
+	if st.Role != v.Role || st.Leader != v.Leader {
+		add(raft.Event{Kind: raft.EvRole, Term: st.Term, Role: st.Role, Leader: st.Leader})
+		if st.Role == raft.Candidate && v.Role != raft.Candidate {
+			s.stats.Elections++
+		}
+	}
+	if from, entries, changed := s.diffLog(n, v, st.Log); changed {
+		add(raft.Event{Kind: raft.EvLog, Index: from, Entries: entries})
+	}
+	if st.CommitIndex != v.Commit {
+		add(raft.Event{Kind: raft.EvCommit, Index: st.CommitIndex})
+	}
+}
+
+// diffLog finds where a node's log now differs from the view's copy. A correct
+// node only changes entries past its commitIndex, so only those are compared
+// on each call; the whole log is compared once every len(log) calls, which
+// costs O(1) per call on average and still catches a node that rewrites a
+// committed entry.
+func (s *Sim) diffLog(n *simNode, v *NodeView, log []raft.Entry) (from uint64, entries []raft.Entry, changed bool) {
+	old := v.Log
+	common := min(len(old), len(log))
+	k := min(int(min(v.Commit, uint64(common))), common)
+	n.sinceFull++
+	if n.sinceFull > len(old) {
+		n.sinceFull, k = 0, 0
+	}
+	for k < common && sameEntry(&old[k], &log[k]) {
+		k++
+	}
+	if k == common && len(old) == len(log) {
+		return 0, nil, false
+	}
+	return uint64(k + 1), slices.Clone(log[k:]), true
+}
+
+func sameEntry(a, b *raft.Entry) bool {
+	return a.Index == b.Index && a.Term == b.Term && bytes.Equal(a.Command, b.Command)
+}
+
+// carryOut does one pending action and emits its event. The actions of a node
+// that has crashed since are dropped: that is how a crash cuts a step short.
+func (s *Sim) carryOut(u *unit) {
+	n := u.node
+	if n != nil && (n.impl == nil || u.inc != n.inc) {
+		return
+	}
+	ev := &u.ev
+	switch ev.Kind {
+	case raft.EvSend:
+		s.transmit(ev.Msg)
+	case raft.EvSaveState:
+		_ = n.store.SaveHardState(raft.HardState{CurrentTerm: ev.Term, VotedFor: ev.Vote}) // an InmemStore never fails
+	case raft.EvSaveLog:
+		if err := n.store.SaveLog(ev.Index, ev.Entries); err != nil {
+			s.emit(ev)
+			s.violate(Violation{Rule: RuleStorageUse, Node: n.id, Cause: ev.Seq,
+				Text: fmt.Sprintf("%v: %v", n.id, err)})
+			return
+		}
+	case raft.EvApply:
+		e := ev.Entries[0]
+		switch {
+		case e.Index >= 1 && e.Index <= uint64(len(n.applied)):
+			n.applied[e.Index-1] = e
+		case e.Index == uint64(len(n.applied))+1:
+			n.applied = append(n.applied, e)
+		}
+	}
+	s.emit(ev)
+}
+
+// transmit hands a message to the network, which decides its fate now:
+// lost, delayed, duplicated.
+func (s *Sim) transmit(m *raft.Message) {
+	s.stats.Sent[m.Type]++
+	s.stats.Bytes += uint64(m.Size())
+	for _, e := range m.Entries {
+		s.stats.EntryBytes += uint64(len(e.Command))
+	}
+	lost := s.net.Loss > 0 && s.rng.Float64() < s.net.Loss
+	s.q.push(item{at: s.now + s.latency(), kind: itemArrive, node: m.To, msg: m, lost: lost})
+	if !lost && s.net.Duplicate > 0 && s.rng.Float64() < s.net.Duplicate {
+		s.q.push(item{at: s.now + s.latency(), kind: itemArrive, node: m.To, msg: m, dup: true})
+	}
+}
+
+func (s *Sim) latency() time.Duration {
+	n := &s.net
+	if n.LongDelay > 0 && s.rng.Float64() < n.LongDelay && n.MaxLongDelay > n.MaxLatency {
+		return n.MaxLatency + 1 + time.Duration(s.rng.Int64N(int64(n.MaxLongDelay-n.MaxLatency)))
+	}
+	if n.MaxLatency == n.MinLatency {
+		return n.MinLatency
+	}
+	return n.MinLatency + time.Duration(s.rng.Int64N(int64(n.MaxLatency-n.MinLatency)+1))
+}
+
+// emit numbers an event, checks it, folds it into the view and hands it on.
+func (s *Sim) emit(ev *raft.Event) {
+	s.seq++
+	ev.Seq, ev.Time = s.seq, s.now
+	s.stats.Events++
+	found := s.check.check(ev, s.view)
+	s.view.Apply(ev)
+	if s.opts.Sink != nil {
+		s.opts.Sink(ev)
+	}
+	for _, v := range found {
+		s.violate(v)
+	}
+}
+
+// violate records a broken rule and emits it as an event.
+func (s *Sim) violate(v Violation) {
+	v.Time, v.Seed = s.now, s.opts.Seed
+	if v.Cause == 0 {
+		v.Cause = s.seq
+	}
+	s.violations = append(s.violations, v)
+	s.seq++
+	s.stats.Events++
+	ev := raft.Event{Seq: s.seq, Time: s.now, Kind: raft.EvViolation, Node: v.Node, Rule: v.Rule, Cause: v.Cause, Text: v.Text}
+	s.view.Apply(&ev)
+	if s.opts.Sink != nil {
+		s.opts.Sink(&ev)
+	}
+}

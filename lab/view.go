@@ -1,0 +1,160 @@
+package lab
+
+import (
+	"slices"
+	"time"
+
+	"github.com/raftlab/raftlab/raft"
+)
+
+// View is the state of a cluster as its events describe it: fold every event of
+// a run into an empty View, in order, and you get the View the simulator had at
+// that point. The simulator, the checker and the browser keep one each.
+type View struct {
+	Time time.Duration `json:"t"`
+	// Seq is the number of the last event folded in.
+	Seq   uint64     `json:"seq"`
+	Nodes []NodeView `json:"nodes"`
+	// Groups is the network partition: nodes in different groups cannot
+	// exchange messages. One group holding everyone means no partition.
+	Groups  [][]raft.NodeID `json:"groups"`
+	Network Network         `json:"network"`
+}
+
+// NodeView is one node as its events describe it.
+type NodeView struct {
+	ID     raft.NodeID `json:"id"`
+	Up     bool        `json:"up"`
+	Role   raft.Role   `json:"role"`
+	Term   uint64      `json:"term"`
+	Vote   raft.NodeID `json:"votedFor"`
+	Leader raft.NodeID `json:"leader"`
+	Commit uint64      `json:"commitIndex"`
+	// Applied is the index of the last entry applied since the node last started.
+	Applied uint64       `json:"lastApplied"`
+	Log     []raft.Entry `json:"log"`
+	// Saved is what the node persisted: its storage survives a crash.
+	SavedTerm uint64      `json:"savedTerm"`
+	SavedVote raft.NodeID `json:"savedVote"`
+	SavedLog  uint64      `json:"savedLog"` // index of the last stored entry
+}
+
+// NewView returns the View of a fresh cluster of n nodes, connected, at time 0.
+func NewView(n int, net Network) *View {
+	v := &View{Nodes: make([]NodeView, n), Network: net}
+	all := make([]raft.NodeID, n)
+	for i := range v.Nodes {
+		v.Nodes[i] = NodeView{ID: raft.NodeID(i + 1), Up: true}
+		all[i] = raft.NodeID(i + 1)
+	}
+	v.Groups = [][]raft.NodeID{all}
+	return v
+}
+
+// Node returns the view of node id, or nil if there is no such node.
+func (v *View) Node(id raft.NodeID) *NodeView {
+	if id < 1 || int(id) > len(v.Nodes) {
+		return nil
+	}
+	return &v.Nodes[id-1]
+}
+
+// Leaders returns the live nodes that believe they lead, in ID order.
+func (v *View) Leaders() []raft.NodeID {
+	var ls []raft.NodeID
+	for _, n := range v.Nodes {
+		if n.Up && n.Role == raft.Leader {
+			ls = append(ls, n.ID)
+		}
+	}
+	return ls
+}
+
+// Connected reports whether a and b are in the same partition group.
+func (v *View) Connected(a, b raft.NodeID) bool {
+	return groupOf(v.Groups, a) == groupOf(v.Groups, b)
+}
+
+func groupOf(groups [][]raft.NodeID, id raft.NodeID) int {
+	for i, g := range groups {
+		if slices.Contains(g, id) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Clone returns a deep copy of v (log entries' commands are shared).
+func (v *View) Clone() *View {
+	c := *v
+	c.Nodes = slices.Clone(v.Nodes)
+	for i := range c.Nodes {
+		c.Nodes[i].Log = slices.Clone(c.Nodes[i].Log)
+	}
+	c.Groups = cloneGroups(v.Groups)
+	return &c
+}
+
+func cloneGroups(gs [][]raft.NodeID) [][]raft.NodeID {
+	c := make([][]raft.NodeID, len(gs))
+	for i, g := range gs {
+		c[i] = slices.Clone(g)
+	}
+	return c
+}
+
+// Apply folds one event into v. Events about nodes v does not have are ignored.
+func (v *View) Apply(e *raft.Event) {
+	v.Time, v.Seq = e.Time, e.Seq
+	switch e.Kind {
+	case raft.EvPartition:
+		v.Groups = cloneGroups(e.Groups)
+		return
+	case raft.EvNetwork:
+		if n, err := v.Network.withKnob(e.Knob, e.Value); err == nil {
+			v.Network = n
+		}
+		return
+	}
+	n := v.Node(e.Node)
+	if n == nil {
+		return
+	}
+	switch e.Kind {
+	case raft.EvTerm:
+		n.Term = e.Term
+	case raft.EvVote:
+		n.Vote = e.Vote
+	case raft.EvRole:
+		n.Role, n.Leader = e.Role, e.Leader
+	case raft.EvLog:
+		n.Log = spliceLog(n.Log, e.Index, e.Entries)
+	case raft.EvCommit:
+		n.Commit = e.Index
+	case raft.EvApply:
+		n.Applied = e.Index
+	case raft.EvSaveState:
+		n.SavedTerm, n.SavedVote = e.Term, e.Vote
+	case raft.EvSaveLog:
+		n.SavedLog = e.Index - 1 + uint64(len(e.Entries))
+	case raft.EvCrash:
+		n.Up = false
+	case raft.EvRestart:
+		// A restarted node begins from nothing; the events that follow show
+		// what it restored from storage.
+		*n = NodeView{ID: n.ID, Up: true, SavedTerm: n.SavedTerm, SavedVote: n.SavedVote, SavedLog: n.SavedLog}
+	}
+}
+
+// spliceLog returns log with everything from index from on replaced by entries.
+// The result never shares memory with entries.
+func spliceLog(log []raft.Entry, from uint64, entries []raft.Entry) []raft.Entry {
+	if from < 1 {
+		from = 1
+	}
+	if keep := from - 1; keep < uint64(len(log)) {
+		clear(log[keep:])
+		log = log[:keep]
+	}
+	return append(log, entries...)
+}
