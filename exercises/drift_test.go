@@ -1,0 +1,265 @@
+package exercises
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/printer"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftlab/raftlab/lab"
+)
+
+// These tests keep the exercise and the reference from drifting apart: the
+// same files, the same declarations and signatures, every function that is
+// not a stub identical — and the exercise, with the reference's bodies put in
+// place of its stubs, passes the graded suite, stage by stage.
+
+const refDir = "../solutions"
+
+// pristine reports whether every shipped stub is still in place. Once a
+// student starts, the exercise differs from the reference on purpose and the
+// comparison is skipped — except in the project's CI, which sets RAFTLAB_CI.
+func pristine(t *testing.T) {
+	t.Helper()
+	stubs, err := lab.FindStubs(Source)
+	require.NoError(t, err)
+	for stage, names := range Shipped {
+		for _, name := range names {
+			if !slices.ContainsFunc(stubs, func(s lab.Stub) bool { return s.Stage == stage && s.Func == name }) {
+				if os.Getenv("RAFTLAB_CI") != "" {
+					t.Fatalf("%s (stage %d) is not a stub any more: the shipped exercise must keep every stub", name, stage)
+				}
+				t.Skipf("the exercise has been worked on (%s is written), so it is no longer compared with the reference", name)
+			}
+		}
+	}
+}
+
+// goFiles lists the package's non-test Go files in dir.
+func goFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	require.NoError(t, err)
+	var out []string
+	for _, n := range names {
+		if !strings.HasSuffix(n, "_test.go") {
+			out = append(out, filepath.Base(n))
+		}
+	}
+	return out
+}
+
+// decls maps each top-level declaration of a file to its printed form
+// without comments; functions are keyed by receiver and name.
+type parsedFile struct {
+	fset  *token.FileSet
+	src   []byte
+	file  *ast.File
+	funcs map[string]*ast.FuncDecl
+}
+
+func parseGo(t *testing.T, path string, comments bool) *parsedFile {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	require.NoError(t, err)
+	mode := parser.SkipObjectResolution
+	if comments {
+		mode |= parser.ParseComments
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, src, mode)
+	require.NoError(t, err)
+	p := &parsedFile{fset: fset, src: src, file: f, funcs: map[string]*ast.FuncDecl{}}
+	for _, d := range f.Decls {
+		if fn, ok := d.(*ast.FuncDecl); ok {
+			p.funcs[funcKey(fn)] = fn
+		}
+	}
+	return p
+}
+
+func funcKey(fn *ast.FuncDecl) string {
+	if fn.Recv != nil && len(fn.Recv.List) > 0 {
+		return "(Raft)." + fn.Name.Name
+	}
+	return fn.Name.Name
+}
+
+func isStub(fn *ast.FuncDecl) bool {
+	found := false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			if s, ok := c.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "todo" {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+func printNode(t *testing.T, fset *token.FileSet, n any) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, printer.Fprint(&b, fset, n))
+	return b.String()
+}
+
+// splice returns the exercise file with the body of every stub of a stage in
+// stages replaced by the reference's body of the same function.
+func splice(t *testing.T, name string, stages func(int) bool) []byte {
+	t.Helper()
+	ex := parseGo(t, name, true)
+	ref := parseGo(t, filepath.Join(refDir, name), true)
+	type cut struct {
+		from, to int
+		body     []byte
+	}
+	var cuts []cut
+	for key, fn := range ex.funcs {
+		stage := stubStage(fn)
+		if stage == 0 || !stages(stage) {
+			continue
+		}
+		rf, ok := ref.funcs[key]
+		require.True(t, ok, "%s: the reference has no %s", name, key)
+		cuts = append(cuts, cut{
+			from: ex.fset.Position(fn.Body.Lbrace).Offset,
+			to:   ex.fset.Position(fn.Body.Rbrace).Offset + 1,
+			body: ref.src[ref.fset.Position(rf.Body.Lbrace).Offset : ref.fset.Position(rf.Body.Rbrace).Offset+1],
+		})
+	}
+	slices.SortFunc(cuts, func(a, b cut) int { return b.from - a.from })
+	out := slices.Clone(ex.src)
+	for _, c := range cuts {
+		out = slices.Concat(out[:c.from], c.body, out[c.to:])
+	}
+	return out
+}
+
+func stubStage(fn *ast.FuncDecl) int {
+	stage := 0
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok && len(c.Args) == 1 {
+			if s, ok := c.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "todo" {
+				if lit, ok := c.Args[0].(*ast.BasicLit); ok {
+					fmt.Sscan(lit.Value, &stage)
+				}
+			}
+		}
+		return stage == 0
+	})
+	return stage
+}
+
+// withoutComments prints Go source with comments dropped and the package
+// renamed, for comparison.
+func withoutComments(t *testing.T, src []byte) string {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "x.go", src, parser.SkipObjectResolution)
+	require.NoError(t, err)
+	f.Name.Name = "p"
+	return printNode(t, fset, f)
+}
+
+func TestExerciseMatchesReference(t *testing.T) {
+	pristine(t)
+	ref := goFiles(t, refDir)
+	ex := slices.DeleteFunc(goFiles(t, "."), func(n string) bool { return n == "todo.go" })
+	require.Equal(t, ref, ex, "the exercise and the reference must have the same files (the exercise adds todo.go)")
+
+	found := map[int][]string{}
+	for _, name := range ex {
+		exf := parseGo(t, name, false)
+		reff := parseGo(t, filepath.Join(refDir, name), false)
+		require.ElementsMatch(t, keys(reff.funcs), keys(exf.funcs), "%s: the same functions and methods", name)
+		for key, fn := range exf.funcs {
+			rfn := reff.funcs[key]
+			sig := func(p *parsedFile, f *ast.FuncDecl) string {
+				return printNode(t, p.fset, &ast.FuncDecl{Recv: f.Recv, Name: f.Name, Type: f.Type})
+			}
+			require.Equal(t, sig(reff, rfn), sig(exf, fn), "%s: %s has another signature in the exercise", name, key)
+			if stage := stubStage(fn); stage > 0 {
+				found[stage] = append(found[stage], fn.Name.Name)
+				continue
+			}
+			require.Equal(t, printNode(t, reff.fset, rfn), printNode(t, exf.fset, fn), "%s: %s is not a stub, so it must be the reference's", name, key)
+		}
+		// With every stub replaced by the reference's body, the file is the
+		// reference's, comments aside.
+		require.Equal(t, withoutComments(t, reff.src), withoutComments(t, splice(t, name, func(int) bool { return true })),
+			"%s with the reference's bodies spliced in differs from the reference", name)
+	}
+	for stage := range found {
+		require.ElementsMatch(t, Shipped[stage], found[stage], "Shipped[%d] must list exactly the stage's stubs", stage)
+	}
+	require.Len(t, found, len(Shipped))
+}
+
+func keys[M ~map[string]V, V any](m M) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// TestReferenceBodiesPass compiles the exercise with the reference's bodies
+// put into the stubs of stages 1..k, for k = 1, 2, 3, and runs its graded
+// tests: stages up to k must pass, the later ones must be skipped as not
+// started. This is how a student who has finished stage k stands.
+func TestReferenceBodiesPass(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and runs the exercise three times; skipped with -short")
+	}
+	pristine(t)
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	here, err := os.Getwd()
+	require.NoError(t, err)
+	for k := 1; k <= 3; k++ {
+		t.Run(fmt.Sprintf("through stage %d", k), func(t *testing.T) {
+			dir := t.TempDir()
+			replace := map[string]string{}
+			for _, name := range goFiles(t, ".") {
+				if name == "todo.go" {
+					continue
+				}
+				out := filepath.Join(dir, name)
+				require.NoError(t, os.WriteFile(out, splice(t, name, func(s int) bool { return s <= k }), 0o644))
+				replace[filepath.Join(here, name)] = out
+			}
+			ov, err := json.Marshal(map[string]any{"Replace": replace})
+			require.NoError(t, err)
+			ovPath := filepath.Join(dir, "overlay.json")
+			require.NoError(t, os.WriteFile(ovPath, ov, 0o644))
+
+			cmd := exec.Command(goTool, "test", "-count=1", "-overlay", ovPath, "-run", "^TestStage[0-9]$", "-v", ".")
+			cmd.Env = append(os.Environ(), "RAFTLAB_TRACES="+filepath.Join(dir, "traces"))
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "the exercise with the reference's stage 1..%d bodies failed:\n%s", k, out)
+			for s := 1; s <= 3; s++ {
+				want := "--- PASS: TestStage" + fmt.Sprint(s)
+				if s > k {
+					want = "--- SKIP: TestStage" + fmt.Sprint(s)
+				}
+				require.Contains(t, string(out), want, "through stage %d:\n%s", k, out)
+			}
+		})
+	}
+}

@@ -1,0 +1,20 @@
+package exercises
+
+import (
+	"testing"
+
+	"github.com/raftlab/raftlab/lab"
+)
+
+// The graded tests, one function per stage. Run them with
+//
+//	go test ./exercises/
+//	go test -run Stage1 ./exercises/           (one stage)
+//	go test -run Stage1/ReElection ./exercises/ (one test)
+//
+// or see a table of points with: go run ./cmd/raftviz grade
+var impl = lab.Implementation{Name: "exercises", New: New, Dir: "exercises", Source: Source, Shipped: Shipped}
+
+func TestStage1(t *testing.T) { lab.RunStage(t, impl, 1) }
+func TestStage2(t *testing.T) { lab.RunStage(t, impl, 2) }
+func TestStage3(t *testing.T) { lab.RunStage(t, impl, 3) }

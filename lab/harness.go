@@ -1,0 +1,350 @@
+package lab
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/raftlab/raftlab/raft"
+)
+
+// Harness is what a graded test drives: a simulated cluster and verbs a
+// student can name — check one leader, disconnect, crash, restart, agree on a
+// command. Time is virtual: waiting a second costs microseconds.
+//
+// A check that fails stops the test with a message saying what was expected
+// and what happened instead.
+type Harness struct {
+	sim       *Sim
+	seed      uint64
+	rng       *rand.Rand // the test's own choices (which node to cut off), apart from the cluster's
+	connected []bool
+	// maxEvents stops a run that produces events without end (a message storm).
+	maxEvents uint64
+}
+
+// failure stops a test; the runner recovers it.
+type failure struct {
+	check string // what was being checked, e.g. "one leader"
+	msg   string
+}
+
+// Fatalf stops the test: check names what was being checked.
+func (h *Harness) Fatalf(check, format string, args ...any) {
+	panic(failure{check: check, msg: fmt.Sprintf(format, args...)})
+}
+
+// Sim is the simulated cluster, for tests that need more than the verbs.
+func (h *Harness) Sim() *Sim { return h.sim }
+
+// N is the number of servers.
+func (h *Harness) N() int { return len(h.sim.nodes) }
+
+// Rand is the test's own random source, seeded by the test's seed.
+func (h *Harness) Rand() *rand.Rand { return h.rng }
+
+// Now is the virtual time.
+func (h *Harness) Now() time.Duration { return h.sim.Now() }
+
+// ElectionTimeout is the configured (shortest) election timeout.
+func (h *Harness) ElectionTimeout() time.Duration { return h.sim.opts.Config.ElectionTimeout }
+
+// Run lets the cluster run for d of virtual time, then checks that no safety
+// rule broke.
+func (h *Harness) Run(d time.Duration) {
+	end := h.sim.Now() + d
+	for h.sim.Now() < end {
+		h.sim.RunUntil(min(end, h.sim.Now()+100*time.Millisecond))
+		h.checkSafety()
+	}
+}
+
+// checkSafety stops the test at the first broken safety rule.
+func (h *Harness) checkSafety() {
+	if vs := h.sim.Violations(); len(vs) > 0 {
+		panic(vs[0])
+	}
+	if h.sim.stats.Events > h.maxEvents {
+		h.Fatalf("event budget", "the run produced more than %d events by %s of virtual time: something sends messages without end (a heartbeat or vote storm?)",
+			h.maxEvents, raft.FormatTime(h.sim.Now()))
+	}
+}
+
+// ids returns n1..nN.
+func (h *Harness) ids() []raft.NodeID {
+	ids := make([]raft.NodeID, h.N())
+	for i := range ids {
+		ids[i] = raft.NodeID(i + 1)
+	}
+	return ids
+}
+
+// live reports whether id is running and connected to the majority side.
+func (h *Harness) live(id raft.NodeID) bool { return h.connected[id-1] && h.sim.Up(id) }
+
+// Disconnect cuts server id off from the network; messages to and from it are lost.
+func (h *Harness) Disconnect(id raft.NodeID) {
+	h.connected[id-1] = false
+	h.applyConnections()
+}
+
+// Connect joins server id back to the connected servers.
+func (h *Harness) Connect(id raft.NodeID) {
+	h.connected[id-1] = true
+	h.applyConnections()
+}
+
+// Connected reports whether id is connected.
+func (h *Harness) Connected(id raft.NodeID) bool { return h.connected[id-1] }
+
+func (h *Harness) applyConnections() {
+	var in []raft.NodeID
+	var groups [][]raft.NodeID
+	for i, c := range h.connected {
+		if c {
+			in = append(in, raft.NodeID(i+1))
+		} else {
+			groups = append(groups, []raft.NodeID{raft.NodeID(i + 1)})
+		}
+	}
+	if err := h.sim.Partition(append([][]raft.NodeID{in}, groups...)...); err != nil {
+		h.Fatalf("harness", "%v", err)
+	}
+}
+
+// Partition splits the servers into groups that cannot talk to each other.
+// The harness then counts the first group as the connected one.
+func (h *Harness) Partition(groups ...[]raft.NodeID) {
+	if err := h.sim.Partition(groups...); err != nil {
+		h.Fatalf("harness", "%v", err)
+	}
+	for i := range h.connected {
+		h.connected[i] = len(groups) > 0 && slices.Contains(groups[0], raft.NodeID(i+1))
+	}
+}
+
+// Crash crashes server id: its volatile state is lost, its storage kept.
+func (h *Harness) Crash(id raft.NodeID) {
+	if err := h.sim.Crash(id); err != nil {
+		h.Fatalf("harness", "%v", err)
+	}
+}
+
+// Restart starts server id again from what it stored.
+func (h *Harness) Restart(id raft.NodeID) {
+	if err := h.sim.Restart(id); err != nil {
+		h.Fatalf("harness", "%v", err)
+	}
+	h.checkSafety()
+}
+
+// SetNetwork changes the network's behaviour.
+func (h *Harness) SetNetwork(n Network) {
+	if err := h.sim.SetNetwork(n); err != nil {
+		h.Fatalf("harness", "%v", err)
+	}
+}
+
+// Status returns server id's Status; the server must be up.
+func (h *Harness) Status(id raft.NodeID) raft.Status {
+	st, ok := h.sim.Status(id)
+	if !ok {
+		h.Fatalf("harness", "%v is down and has no status", id)
+	}
+	return st
+}
+
+// Leaders returns the connected, running servers that believe they lead, with
+// their terms.
+func (h *Harness) leaders() map[uint64][]raft.NodeID {
+	byTerm := map[uint64][]raft.NodeID{}
+	for _, id := range h.ids() {
+		if !h.live(id) {
+			continue
+		}
+		if st := h.Status(id); st.Role == raft.Leader {
+			byTerm[st.Term] = append(byTerm[st.Term], id)
+		}
+	}
+	return byTerm
+}
+
+// CheckOneLeader waits up to 5 seconds for the connected servers to have a
+// leader, and returns the leader of the latest term. Two leaders in one term
+// stop the test.
+func (h *Harness) CheckOneLeader() raft.NodeID {
+	deadline := h.Now() + 5*time.Second
+	for h.Now() < deadline {
+		h.Run(10 * time.Millisecond)
+		byTerm := h.leaders()
+		if len(byTerm) == 0 {
+			continue
+		}
+		var last uint64
+		for term, ls := range byTerm {
+			if len(ls) > 1 {
+				h.Fatalf("one leader", "term %d has %d leaders: %v", term, len(ls), ls)
+			}
+			last = max(last, term)
+		}
+		return byTerm[last][0]
+	}
+	h.Fatalf("one leader", "no leader was elected within 5 seconds among the connected servers %v%s", h.connectedIDs(), h.describe())
+	return raft.None
+}
+
+// CheckNoLeader checks that no connected server believes it is leader.
+func (h *Harness) CheckNoLeader() {
+	for _, id := range h.ids() {
+		if h.live(id) && h.Status(id).Role == raft.Leader {
+			h.Fatalf("no leader", "%v is leader, but only %v are connected: without a majority nobody can be elected%s",
+				id, h.connectedIDs(), h.describe())
+		}
+	}
+}
+
+// CheckTerms waits up to a second for the connected servers to agree on the
+// term, and returns it.
+func (h *Harness) CheckTerms() uint64 {
+	deadline := h.Now() + time.Second
+	for {
+		term, first, other, otherTerm := uint64(0), raft.None, raft.None, uint64(0)
+		for _, id := range h.ids() {
+			if !h.live(id) {
+				continue
+			}
+			t := h.Status(id).Term
+			if first == raft.None {
+				term, first = t, id
+			} else if t != term && other == raft.None {
+				other, otherTerm = id, t
+			}
+		}
+		if other == raft.None {
+			return term
+		}
+		if h.Now() >= deadline {
+			h.Fatalf("agree on term", "after a second, %v is in term %d but %v is in term %d%s", first, term, other, otherTerm, h.describe())
+		}
+		h.Run(10 * time.Millisecond)
+	}
+}
+
+func (h *Harness) connectedIDs() []raft.NodeID {
+	var ids []raft.NodeID
+	for _, id := range h.ids() {
+		if h.live(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// describe summarises every server, for failure messages.
+func (h *Harness) describe() string {
+	var b bytes.Buffer
+	b.WriteString("\n    servers now:")
+	for _, id := range h.ids() {
+		st, ok := h.sim.Status(id)
+		state := "down"
+		if ok {
+			state = fmt.Sprintf("%v term=%d votedFor=%v log=%d commit=%d", st.Role, st.Term, st.VotedFor, len(st.Log), st.CommitIndex)
+		}
+		conn := ""
+		if !h.connected[id-1] {
+			conn = " (disconnected)"
+		}
+		fmt.Fprintf(&b, "\n      %v: %s%s", id, state, conn)
+	}
+	return b.String()
+}
+
+// Propose offers cmd to server id, as a client would.
+func (h *Harness) Propose(id raft.NodeID, cmd string) (index, term uint64, isLeader bool) {
+	index, term, isLeader, err := h.sim.Propose(id, []byte(cmd))
+	if err != nil {
+		h.Fatalf("harness", "%v", err)
+	}
+	return index, term, isLeader
+}
+
+// NCommitted returns how many servers have applied an entry at index, and
+// its command. The checker has already made sure they agree.
+func (h *Harness) NCommitted(index uint64) (int, string) {
+	count, cmd := 0, ""
+	for _, id := range h.ids() {
+		if applied := h.sim.Applied(id); uint64(len(applied)) >= index {
+			count++
+			cmd = string(applied[index-1].Command)
+		}
+	}
+	return count, cmd
+}
+
+// One submits cmd and waits until at least expected servers have applied it,
+// as the client of section 8 would: offer it to each server in turn until a
+// leader accepts it, then wait up to 2 seconds for agreement; try again (if
+// retry) for up to 10 seconds in all. It returns the entry's index.
+func (h *Harness) One(cmd string, expected int, retry bool) uint64 {
+	deadline := h.Now() + 10*time.Second
+	start := 0
+	for h.Now() < deadline {
+		index := uint64(0)
+		for range h.N() {
+			start = (start + 1) % h.N()
+			id := raft.NodeID(start + 1)
+			if !h.live(id) {
+				continue
+			}
+			if i, _, ok := h.Propose(id, cmd); ok {
+				index = i
+				break
+			}
+		}
+		if index != 0 {
+			for wait := h.Now() + 2*time.Second; h.Now() < wait; {
+				h.Run(10 * time.Millisecond)
+				if n, got := h.NCommitted(index); n >= expected && got == cmd {
+					return index
+				}
+			}
+			if !retry {
+				n, got := h.NCommitted(index)
+				h.Fatalf("agreement", "command %q, proposed at index %d, was applied by %d servers (%q) within 2 seconds; want at least %d%s",
+					cmd, index, n, got, expected, h.describe())
+			}
+		} else {
+			h.Run(50 * time.Millisecond)
+		}
+	}
+	h.Fatalf("agreement", "command %q was not applied by %d servers within 10 seconds%s", cmd, expected, h.describe())
+	return 0
+}
+
+// WaitCommitted waits until at least n servers have applied index, and
+// returns its command. It gives up early if a leader of a term after
+// startTerm exists (startTerm 0: never), returning "".
+func (h *Harness) WaitCommitted(index uint64, n int, startTerm uint64) string {
+	for wait := h.Now() + 5*time.Second; h.Now() < wait; {
+		if got, cmd := h.NCommitted(index); got >= n {
+			return cmd
+		}
+		h.Run(10 * time.Millisecond)
+		if startTerm > 0 {
+			for _, id := range h.ids() {
+				if st, ok := h.sim.Status(id); ok && st.Term > startTerm {
+					return ""
+				}
+			}
+		}
+	}
+	got, _ := h.NCommitted(index)
+	h.Fatalf("agreement", "only %d servers applied index %d within 5 seconds; want %d%s", got, index, n, h.describe())
+	return ""
+}
+
+// cmd makes a distinct command for the i-th proposal of a test.
+func cmd(prefix string, i int) string { return prefix + strconv.Itoa(i) }

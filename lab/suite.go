@@ -1,0 +1,300 @@
+package lab
+
+import (
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/raftlab/raftlab/raft"
+)
+
+// Implementation is a Raft implementation the lab can run and grade.
+type Implementation struct {
+	// Name is how commands name it: "solutions", "exercises".
+	Name string
+	New  raft.Constructor
+	// Dir is the package's folder from the module root, for messages.
+	Dir string
+	// Source, if set, holds the package's Go files; the suite reads them to
+	// find the TODO stubs still in place (see Stubs).
+	Source fs.FS
+	// Shipped lists, by stage, the functions shipped as TODO stubs. A stage
+	// whose shipped stubs all still call todo is not started, and its tests
+	// are skipped.
+	Shipped map[int][]string
+}
+
+// Test is one graded test: a behaviour a student can name, checked at many
+// seeds with the safety checker on.
+type Test struct {
+	Stage  int
+	Name   string
+	What   string // what it checks, in a sentence
+	Points int
+	// Nodes is the cluster size; Seeds how many seeds it runs at (DefaultSeeds if 0).
+	Nodes int
+	Seeds int
+	// Network is the network at the start (DefaultNetwork if zero).
+	Network Network
+	// SyncTicks starts every clock ticking at the same instants.
+	SyncTicks bool
+	Run       func(h *Harness)
+}
+
+// DefaultSeeds is how many seeds each test runs at.
+const DefaultSeeds = 20
+
+// ID names a test as stage/Name, e.g. "1/InitialElection".
+func (t *Test) ID() string { return fmt.Sprintf("%d/%s", t.Stage, t.Name) }
+
+// SeedsToRun is how many seeds t runs at: t.Seeds, or DefaultSeeds, times the
+// whole number in $RAFTLAB_SEEDS_FACTOR if it is set (for longer bug hunts).
+func (t *Test) SeedsToRun() int {
+	n := t.Seeds
+	if n == 0 {
+		n = DefaultSeeds
+	}
+	if f, err := strconv.Atoi(os.Getenv("RAFTLAB_SEEDS_FACTOR")); err == nil && f > 1 {
+		n *= f
+	}
+	return n
+}
+
+// Seed is the seed of a test's k-th run (k from 0). Each test has its own
+// seeds, so that tests don't all share their first schedules.
+func (t *Test) Seed(k int) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(t.ID()))
+	return h.Sum64()%1_000_000*1000 + uint64(k) + 1
+}
+
+// Stages names the stages, in order.
+var Stages = []struct {
+	Number int
+	Name   string
+	File   string // the file of the exercise where the stage's stubs are
+}{
+	{1, "leader election", "election.go"},
+	{2, "log replication", "replication.go"},
+	{3, "persistence", "persistence.go"},
+}
+
+// StageName names stage n.
+func StageName(n int) string {
+	for _, s := range Stages {
+		if s.Number == n {
+			return s.Name
+		}
+	}
+	return "stage " + fmt.Sprint(n)
+}
+
+// Tests returns the graded tests of stage n, or nil if there is no such stage.
+func Tests(stage int) []*Test {
+	switch stage {
+	case 1:
+		return stage1Tests
+	case 2:
+		return stage2Tests
+	case 3:
+		return stage3Tests
+	}
+	return nil
+}
+
+// FindTest finds a test by its ID ("1/InitialElection") or its name.
+func FindTest(name string) (*Test, error) {
+	var names []string
+	for _, st := range Stages {
+		for _, t := range Tests(st.Number) {
+			if t.ID() == name || t.Name == name {
+				return t, nil
+			}
+			names = append(names, t.ID())
+		}
+	}
+	return nil, fmt.Errorf("lab: there is no test %q; the tests are: %s", name, strings.Join(names, ", "))
+}
+
+// Failure says why a test failed at one seed.
+type Failure struct {
+	Test string        `json:"test"`
+	Seed uint64        `json:"seed"`
+	Time time.Duration `json:"t"`
+	// Rule is the safety rule broken, or the check that failed ("one leader").
+	Rule string `json:"rule"`
+	// Message says what happened.
+	Message string `json:"message"`
+	// Violation is set when a safety rule broke.
+	Violation *Violation `json:"violation,omitempty"`
+	// Trace is the file the run was written to, if it could be.
+	Trace string `json:"trace,omitempty"`
+	// Recent lists the last events of the run, for context.
+	Recent []string `json:"recent,omitempty"`
+	// Nondeterministic is set when running the same seed again did not fail
+	// the same way.
+	Nondeterministic bool `json:"nondeterministic,omitempty"`
+}
+
+// Result is the outcome of one test at one seed.
+type Result struct {
+	Seed    uint64
+	Failure *Failure
+	Events  uint64
+	Elapsed time.Duration
+	Stats   Stats
+}
+
+// RunTest runs test t on impl at one seed. A failure is written to a trace
+// file under traceDir (unless traceDir is "") so that it can be replayed.
+func RunTest(impl Implementation, t *Test, seed uint64, traceDir string) Result {
+	start := time.Now()
+	res := runOnce(impl, t, seed, nil)
+	res.Elapsed = time.Since(start)
+	if res.Failure != nil && traceDir != "" {
+		writeFailureTrace(impl, t, seed, traceDir, res.Failure)
+	}
+	return res
+}
+
+// Options are the simulator options test t runs with at seed, on impl.
+func (t *Test) Options(impl Implementation, seed uint64) Options {
+	nodes := t.Nodes
+	if nodes == 0 {
+		nodes = 3
+	}
+	net := t.Network
+	if net == (Network{}) {
+		net = DefaultNetwork()
+	}
+	return Options{Nodes: nodes, Seed: seed, New: impl.New, Impl: impl.Name, Network: net, SyncTicks: t.SyncTicks}
+}
+
+// maxEventsPerSecond bounds how many events a run may produce per second of
+// virtual time before it is stopped as a message storm.
+const maxEventsPerSecond = 200_000
+
+func runOnce(impl Implementation, t *Test, seed uint64, sink func(*raft.Event)) (res Result) {
+	res.Seed = seed
+	opts := t.Options(impl, seed)
+	opts.Sink = sink
+	sim, err := New(opts)
+	if err != nil {
+		res.Failure = &Failure{Test: t.ID(), Seed: seed, Rule: "setup", Message: err.Error()}
+		return res
+	}
+	h := &Harness{
+		sim:       sim,
+		seed:      seed,
+		rng:       rand.New(rand.NewPCG(seed, 0x7e57)),
+		connected: make([]bool, opts.Nodes),
+		maxEvents: 20_000_000,
+	}
+	for i := range h.connected {
+		h.connected[i] = true
+	}
+	defer func() {
+		res.Events = sim.Stats().Events
+		res.Stats = sim.Stats()
+		r := recover()
+		if r == nil {
+			if vs := sim.Violations(); len(vs) > 0 {
+				r = vs[0]
+			}
+		}
+		switch f := r.(type) {
+		case nil:
+		case failure:
+			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: sim.Now(), Rule: f.check, Message: f.msg}
+		case Violation:
+			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: f.Time, Rule: f.Rule, Message: f.Text, Violation: &f}
+		default:
+			panic(r) // a bug in the lab itself, not in the implementation
+		}
+	}()
+	t.Run(h)
+	h.checkSafety()
+	return res
+}
+
+// writeFailureTrace runs the failing seed again, writing every event to a
+// trace file, and checks that it fails the same way.
+func writeFailureTrace(impl Implementation, t *Test, seed uint64, dir string, f *Failure) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	name := fmt.Sprintf("%s-stage%d-%s-seed%d.jsonl", impl.Name, t.Stage, t.Name, seed)
+	path := filepath.Join(dir, name)
+	file, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer file.Close()
+	hdr := HeaderFor(t.Options(impl, seed))
+	hdr.Test = t.ID()
+	tw, err := NewTraceWriter(file, hdr)
+	if err != nil {
+		return
+	}
+	recent := make([]string, 0, 16)
+	again := runOnce(impl, t, seed, func(e *raft.Event) {
+		tw.Write(e)
+		if len(recent) == cap(recent) {
+			copy(recent, recent[1:])
+			recent = recent[:len(recent)-1]
+		}
+		recent = append(recent, e.String())
+	})
+	if tw.Flush() != nil {
+		return
+	}
+	f.Trace = path
+	f.Recent = recent
+	if again.Failure == nil || again.Failure.Rule != f.Rule || again.Failure.Time != f.Time {
+		f.Nondeterministic = true
+	}
+}
+
+// Report describes a failure for a student: the rule, the seed, what happened,
+// the last events, and how to replay the run.
+func (f *Failure) Report() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s failed at seed %d, %s of virtual time.\n", f.Test, f.Seed, raft.FormatTime(f.Time))
+	if f.Violation != nil {
+		fmt.Fprintf(&b, "  Safety rule broken: %s — %s\n", f.Rule, Rules[f.Rule])
+		fmt.Fprintf(&b, "  What happened: %s (event #%d)\n", f.Message, f.Violation.Cause)
+	} else {
+		fmt.Fprintf(&b, "  Check failed: %s\n  What happened: %s\n", f.Rule, indent(f.Message))
+	}
+	if len(f.Recent) > 0 {
+		b.WriteString("  The last events before it:\n")
+		for _, e := range f.Recent {
+			b.WriteString("      " + e + "\n")
+		}
+	}
+	if f.Nondeterministic {
+		b.WriteString("  Warning: running this seed again did not fail the same way. A node must be deterministic:\n" +
+			"  no goroutines, no time.Now or timers, no global math/rand, no ranging over maps into messages.\n")
+	}
+	if f.Trace != "" {
+		fmt.Fprintf(&b, "  Trace: %s\n  Watch it in the browser:  go run ./cmd/raftviz replay %s\n", f.Trace, f.Trace)
+	}
+	return b.String()
+}
+
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+
+// TraceDir is where failing runs are written: $RAFTLAB_TRACES, or a folder
+// in the system's temporary directory.
+func TraceDir() string {
+	if d := os.Getenv("RAFTLAB_TRACES"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "raftlab-traces")
+}

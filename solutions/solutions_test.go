@@ -1,0 +1,13 @@
+package solutions
+
+import (
+	"testing"
+
+	"github.com/raftlab/raftlab/lab"
+)
+
+var impl = lab.Implementation{Name: "solutions", New: New, Dir: "solutions"}
+
+func TestStage1(t *testing.T) { lab.RunStage(t, impl, 1) }
+func TestStage2(t *testing.T) { lab.RunStage(t, impl, 2) }
+func TestStage3(t *testing.T) { lab.RunStage(t, impl, 3) }
