@@ -62,6 +62,16 @@ func (h *Harness) Run(d time.Duration) {
 	}
 }
 
+// RunUntilEvent lets the cluster run until an event matching match happens,
+// for up to d, and reports whether it did. It stops right after the event,
+// before the rest of what the same node did at that step: crashing the node
+// now loses it (messages not yet sent, state not yet saved).
+func (h *Harness) RunUntilEvent(match func(*raft.Event) bool, d time.Duration) bool {
+	ok := h.sim.RunUntilEvent(match, h.Now()+d)
+	h.checkSafety()
+	return ok
+}
+
 // checkSafety stops the test at the first broken safety rule.
 func (h *Harness) checkSafety() {
 	if vs := h.sim.Violations(); len(vs) > 0 {

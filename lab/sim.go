@@ -87,12 +87,19 @@ type Sim struct {
 	// through its Env. Crashing the node throws away what is left of them.
 	pending []unit
 	head    int
+	// links holds, for each (from, to), when the last in-order message on
+	// that link arrives.
+	links []time.Duration
 	// callBuf collects a node's Env actions during a call.
 	callBuf []unit
 	calling *simNode
 
 	violations []Violation
 	stats      Stats
+
+	// watch, if set, is shown every event; RunUntilEvent stops once it matches.
+	watch   func(*raft.Event) bool
+	matched bool
 }
 
 // unit is one pending action; carrying it out emits its event.
@@ -130,6 +137,9 @@ type Stats struct {
 	EntryBytes uint64
 	// Elections counts the times a node became a candidate.
 	Elections uint64
+	// AppendRefusals counts AppendEntries refused for the log (LogTooShort,
+	// TermMismatch): each costs the leader a round trip to repair a follower.
+	AppendRefusals uint64
 }
 
 // Messages is the number of messages sent.
@@ -154,6 +164,7 @@ func New(opts Options) (*Sim, error) {
 		view:  NewView(opts.Nodes, opts.Network),
 		check: newChecker(opts.Seed),
 		net:   opts.Network,
+		links: make([]time.Duration, opts.Nodes*opts.Nodes),
 	}
 	for i := range opts.Nodes {
 		id := raft.NodeID(i + 1)
@@ -252,6 +263,21 @@ func (s *Sim) RunFor(d time.Duration) { s.RunUntil(s.now + d) }
 func (s *Sim) RunUntilSeq(seq uint64) {
 	for s.seq < seq && s.next(maxTime) {
 	}
+}
+
+// RunUntilEvent carries out work until an event for which match is true has
+// been emitted, or virtual time would pass limit; it reports whether one was.
+// It stops right after that event: what the same node call did after it is
+// still pending, so a crash now cuts the call short.
+func (s *Sim) RunUntilEvent(match func(*raft.Event) bool, limit time.Duration) bool {
+	s.watch, s.matched = match, false
+	defer func() { s.watch = nil }()
+	for !s.matched && s.next(limit) {
+	}
+	if !s.matched && limit > s.now {
+		s.now = limit
+	}
+	return s.matched
 }
 
 // Step carries out work until at least one event has been emitted, or virtual
@@ -502,25 +528,41 @@ func (s *Sim) carryOut(u *unit) {
 func (s *Sim) transmit(m *raft.Message) {
 	s.stats.Sent[m.Type]++
 	s.stats.Bytes += uint64(m.Size())
+	if m.Type == raft.AppendEntriesReply && (m.Reject == raft.LogTooShort || m.Reject == raft.TermMismatch) {
+		s.stats.AppendRefusals++
+	}
 	for _, e := range m.Entries {
 		s.stats.EntryBytes += uint64(len(e.Command))
 	}
 	lost := s.net.Loss > 0 && s.rng.Float64() < s.net.Loss
-	s.q.push(item{at: s.now + s.latency(), kind: itemArrive, node: m.To, msg: m, lost: lost})
+	delay, inOrder := s.latency()
+	at := s.now + delay
+	if inOrder {
+		// The link delivers in order: this message arrives no sooner than
+		// the one sent before it on the same link.
+		link := &s.links[int(m.From-1)*len(s.nodes)+int(m.To-1)]
+		at = max(at, *link)
+		*link = at
+	}
+	s.q.push(item{at: at, kind: itemArrive, node: m.To, msg: m, lost: lost})
 	if !lost && s.net.Duplicate > 0 && s.rng.Float64() < s.net.Duplicate {
-		s.q.push(item{at: s.now + s.latency(), kind: itemArrive, node: m.To, msg: m, dup: true})
+		delay, _ := s.latency()
+		s.q.push(item{at: s.now + delay, kind: itemArrive, node: m.To, msg: m, dup: true})
 	}
 }
 
-func (s *Sim) latency() time.Duration {
+// latency draws a message's delay, and whether it keeps its link's order:
+// reordered and long-delayed messages don't.
+func (s *Sim) latency() (time.Duration, bool) {
 	n := &s.net
 	if n.LongDelay > 0 && s.rng.Float64() < n.LongDelay && n.MaxLongDelay > n.MaxLatency {
-		return n.MaxLatency + 1 + time.Duration(s.rng.Int64N(int64(n.MaxLongDelay-n.MaxLatency)))
+		return n.MaxLatency + 1 + time.Duration(s.rng.Int64N(int64(n.MaxLongDelay-n.MaxLatency))), false
 	}
+	inOrder := !(n.Reorder > 0 && s.rng.Float64() < n.Reorder)
 	if n.MaxLatency == n.MinLatency {
-		return n.MinLatency
+		return n.MinLatency, inOrder
 	}
-	return n.MinLatency + time.Duration(s.rng.Int64N(int64(n.MaxLatency-n.MinLatency)+1))
+	return n.MinLatency + time.Duration(s.rng.Int64N(int64(n.MaxLatency-n.MinLatency)+1)), inOrder
 }
 
 // emit numbers an event, checks it, folds it into the view and hands it on.
@@ -532,6 +574,9 @@ func (s *Sim) emit(ev *raft.Event) {
 	s.view.Apply(ev)
 	if s.opts.Sink != nil {
 		s.opts.Sink(ev)
+	}
+	if s.watch != nil && !s.matched && s.watch(ev) {
+		s.matched = true
 	}
 	for _, v := range found {
 		s.violate(v)
