@@ -14,6 +14,8 @@ var stage1Tests = []*Test{
 		What: "a leader is elected, all servers agree on its term, and with no failures the term stays put"},
 	{Stage: 1, Name: "ReElection", Points: 5, Nodes: 3, Run: testReElection,
 		What: "a new leader is elected when the leader is cut off; its return disturbs nothing; no leader without a majority"},
+	{Stage: 1, Name: "VoteResetsTimer", Points: 5, Nodes: 3, Run: testVoteResetsTimer,
+		What: "a follower that grants a vote restarts its election timer, so it does not unseat the leader it just elected"},
 	{Stage: 1, Name: "ManyElections", Points: 5, Nodes: 7, Run: testManyElections,
 		What: "a leader is elected again and again while random minorities are cut off"},
 	{Stage: 1, Name: "SplitVote", Points: 5, Nodes: 5, SyncTicks: true, Run: testSplitVote,
@@ -22,6 +24,9 @@ var stage1Tests = []*Test{
 		What: "a server that sees a higher term adopts it and steps down, candidates and leaders alike"},
 	{Stage: 1, Name: "MessageBudget", Points: 5, Nodes: 5, Run: testMessageBudget,
 		What: "a stable cluster sends about one heartbeat per follower per HeartbeatTimeout, and elections don't loop"},
+	{Stage: 1, Name: "UnreliableElections", Points: 5, Nodes: 5, SyncTicks: true, Run: testUnreliableElections,
+		Network: Network{MinLatency: time.Millisecond, MaxLatency: 10 * time.Millisecond, Loss: 0.1, Duplicate: 0.3, Reorder: 0.3, LongDelay: 0.05, MaxLongDelay: 300 * time.Millisecond},
+		What: "split elections on a network that loses, duplicates and reorders votes still elect one leader per term"},
 }
 
 func testInitialElection(h *Harness) {
@@ -45,23 +50,34 @@ func testInitialElection(h *Harness) {
 }
 
 func testReElection(h *Harness) {
-	leader1 := h.CheckOneLeader()
+	var leader2 raft.NodeID
+	for range 5 {
+		leader1 := h.CheckOneLeader()
 
-	// If the leader disconnects, a new one is elected.
-	h.Disconnect(leader1)
-	leader2 := h.CheckOneLeader()
-	term2 := h.CheckTerms()
+		// If the leader disconnects, a new one is elected.
+		h.Disconnect(leader1)
+		leader2 = h.CheckOneLeader()
+		term2 := h.CheckTerms()
 
-	// The old leader rejoins: it learns of the new term and steps down, and
-	// the new leader stays.
-	h.Connect(leader1)
-	h.Run(time.Second)
-	if now := h.CheckOneLeader(); now != leader2 {
-		h.Fatalf("old leader returns", "when the old leader %v rejoined, leadership moved from %v to %v: a returning server should step down on seeing the higher term, not start a new election%s",
-			leader1, leader2, now, h.describe())
-	}
-	if now := h.CheckTerms(); now != term2 {
-		h.Fatalf("old leader returns", "when the old leader %v rejoined, the term went from %d to %d%s", leader1, term2, now, h.describe())
+		// The new leader keeps its office while nothing fails.
+		h.Run(time.Second)
+		if now := h.CheckTerms(); now != term2 {
+			h.Fatalf("stable term", "%v was elected leader in term %d, and within a second the term moved to %d with no failure: "+
+				"a server should reset its election timer when it grants a vote, or it times out before the new leader's first heartbeat%s",
+				leader2, term2, now, h.describe())
+		}
+
+		// The old leader rejoins: it learns of the new term and steps down,
+		// and the new leader stays.
+		h.Connect(leader1)
+		h.Run(time.Second)
+		if now := h.CheckOneLeader(); now != leader2 {
+			h.Fatalf("old leader returns", "when the old leader %v rejoined, leadership moved from %v to %v: a returning server should step down on seeing the higher term, not start a new election%s",
+				leader1, leader2, now, h.describe())
+		}
+		if now := h.CheckTerms(); now != term2 {
+			h.Fatalf("old leader returns", "when the old leader %v rejoined, the term went from %d to %d%s", leader1, term2, now, h.describe())
+		}
 	}
 
 	// With no majority, no leader.
@@ -78,6 +94,50 @@ func testReElection(h *Harness) {
 	// Everyone returns: still one leader.
 	h.Connect(leader2)
 	h.CheckOneLeader()
+}
+
+func testVoteResetsTimer(h *Harness) {
+	tick := h.sim.opts.Config.TickInterval
+	remaining := func(id raft.NodeID) int {
+		st := h.Status(id)
+		return st.ElectionTimeout - st.ElectionElapsed
+	}
+	tested := 0
+	for round := 0; round < 10 && tested < 5; round++ {
+		old := h.CheckOneLeader()
+		h.Run(100 * time.Millisecond)
+		h.Disconnect(old)
+		// b is the follower whose election timer will expire first; wait
+		// until it is two ticks away, then make a campaign instead.
+		a, b := follower(h, old, 1), follower(h, old, 2)
+		if remaining(a) < remaining(b) {
+			a, b = b, a
+		}
+		for remaining(b) > 2 && h.Status(b).Role == raft.Follower {
+			h.Run(tick / 10)
+		}
+		if h.Status(a).Role != raft.Follower || h.Status(b).Role != raft.Follower {
+			h.Connect(old) // someone timed out on its own first: try again
+			continue
+		}
+		tested++
+		term := h.Status(a).Term
+		h.forceTimeout(a)
+		h.Run(500 * time.Millisecond)
+		// b voted for a. Had it not restarted its timer then, it would
+		// have timed out moments later and unseated a.
+		if leader, now := h.CheckOneLeader(), h.CheckTerms(); leader != a || now != term+1 {
+			h.Fatalf("stable term", "%v granted its vote to %v in term %d two ticks before its own election timer expired; "+
+				"then %v led term %d. Figure 2: a follower converts to candidate only if its timeout elapses without hearing "+
+				"from the leader or granting a vote — restart the timer when you grant one%s",
+				b, a, term+1, leader, now, h.describe())
+		}
+		h.Connect(old)
+		h.Run(time.Second)
+	}
+	if tested == 0 {
+		h.Fatalf("harness", "in 10 tries no follower waited for its own timeout: the test could not set up its scenario")
+	}
 }
 
 func testManyElections(h *Harness) {
@@ -164,6 +224,21 @@ func testHigherTermWins(h *Harness) {
 	if now := h.CheckTerms(); now < xTerm {
 		h.Fatalf("higher term", "the cluster settled in term %d, lower than the term %d %v reached", now, xTerm, x)
 	}
+}
+
+func testUnreliableElections(h *Harness) {
+	for range 20 {
+		h.CheckOneLeader()
+		// Everyone times out at once: the vote splits, and duplicated or
+		// late replies must not make a candidate count a vote twice.
+		for _, id := range h.ids() {
+			if h.Status(id).Role != raft.Leader {
+				h.forceTimeout(id)
+			}
+		}
+		h.Run(h.ElectionTimeout())
+	}
+	h.CheckOneLeader()
 }
 
 // messageBudget is how many messages per second a stable cluster may send:

@@ -1,0 +1,301 @@
+package solutions
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Mutants are deliberately broken variants of the reference, each a small
+// patch to its source, kept here in test code and never shipped. The test
+// below builds them all (in one go, as packages that exist only in a build
+// overlay), runs the graded suites against each, and checks that every one
+// is caught — naming the tests that catch it.
+
+type patch struct {
+	file, old, new string
+}
+
+type mutant struct {
+	name string
+	// stage is the last stage whose suite runs against the mutant; caughtBy
+	// names a test of stages 1..stage that must fail.
+	stage    int
+	caughtBy string
+	patches  []patch
+}
+
+var mutants = []mutant{
+	// Stage 1: leader election.
+	{"a candidate ignores a higher term", 1, "HigherTermWins", []patch{{"election.go",
+		"if m.Term > r.currentTerm {",
+		"if m.Term > r.currentTerm && r.role != raft.Candidate {"}}},
+	{"a leader ignores a higher term", 1, "SplitVote", []patch{{"election.go",
+		"if m.Term > r.currentTerm {",
+		"if m.Term > r.currentTerm && r.role != raft.Leader {"}}},
+	{"a server votes twice in one term", 1, "InitialElection", []patch{{"election.go",
+		"case r.votedFor != raft.None && r.votedFor != m.From:",
+		"case false:"}}},
+	{"election timeouts are fixed, not random", 1, "SplitVote", []patch{{"election.go",
+		"r.electionTimeout = n + r.env.Rand().IntN(n)",
+		"r.electionTimeout = n"}}},
+	{"a follower does not reset its timer on a heartbeat", 1, "InitialElection", []patch{{"election.go",
+		"r.becomeFollower(m.Term, m.From)\n\tr.resetElectionTimer()",
+		"r.becomeFollower(m.Term, m.From)"}}},
+	{"a follower does not reset its timer when it grants a vote", 1, "VoteResetsTimer", []patch{{"election.go",
+		"r.persistHardState() // before the reply leaves: a vote must survive a crash\n\t\tr.resetElectionTimer()",
+		"r.persistHardState() // before the reply leaves: a vote must survive a crash"}}},
+	{"a leader stops sending heartbeats", 1, "InitialElection", []patch{{"election.go",
+		"if r.heartbeatElapsed >= r.cfg.HeartbeatTicks() {",
+		"if false {"}}},
+	{"a leader sends heartbeats on every tick", 1, "MessageBudget", []patch{{"election.go",
+		"if r.heartbeatElapsed >= r.cfg.HeartbeatTicks() {",
+		"if true {"}}},
+	{"a candidate counts a duplicated vote twice", 1, "UnreliableElections", []patch{{"election.go",
+		"r.votes[m.From] = true // a set: a duplicated reply is not counted twice",
+		"r.votes[raft.NodeID(1000+len(r.votes))] = true"}}},
+
+	// Stage 2: log replication.
+	{"a vote is granted to a candidate with a staler log", 2, "OldTermEntries", []patch{{"election.go",
+		"case !r.candidateUpToDate(m.LastLogIndex, m.LastLogTerm):",
+		"case false:"}}},
+	{"a leader commits an old-term entry by counting replicas", 2, "OldTermEntries", []patch{{"replication.go",
+		"for n := r.lastLogIndex(); n > r.commitIndex && r.termAt(n) == r.currentTerm; n-- {",
+		"for n := r.lastLogIndex(); n > r.commitIndex; n-- {"}}},
+	{"a follower truncates its log on every AppendEntries", 2, "UnreliableAgree", []patch{{"replication.go",
+		"\tfor k, e := range m.Entries {\n\t\tif e.Index <= r.lastLogIndex() && r.termAt(e.Index) == e.Term {\n\t\t\tcontinue\n\t\t}\n\t\tr.log = append(r.log[:e.Index-1], m.Entries[k:]...)\n\t\tr.persistLog(e.Index) // before the reply: the leader counts this server as storing them\n\t\tbreak\n\t}",
+		"\tr.log = append(r.log[:m.PrevLogIndex], m.Entries...)\n\tr.persistLog(m.PrevLogIndex + 1)"}}},
+	{"a leader never decrements nextIndex", 2, "Rejoin", []patch{{"replication.go",
+		"r.nextIndex[i] = max(r.backedUpNextIndex(m), r.matchIndex[i]+1)",
+		"_ = r.backedUpNextIndex"}}},
+	{"a leader never repairs a diverged follower", 2, "Rejoin", []patch{{"replication.go",
+		"if m.Reject != raft.LogTooShort && m.Reject != raft.TermMismatch {",
+		"if true {"}}},
+	{"commitIndex is set to leaderCommit without the min", 2, "FastBackup", []patch{{"replication.go",
+		"if commit := min(m.LeaderCommit, lastNew); commit > r.commitIndex {",
+		"if commit := m.LeaderCommit; commit > r.commitIndex {"}}},
+	{"entries are applied before they are committed", 2, "FailAgree", []patch{{"replication.go",
+		"for r.lastApplied < r.commitIndex {",
+		"for r.lastApplied < r.lastLogIndex() {"}}},
+	{"a follower accepts AppendEntries from a stale term", 2, "Rejoin", []patch{{"election.go",
+		"if m.Term < r.currentTerm {\n\t\t// 1. Reply false if term < currentTerm: the sender is a deposed",
+		"if false {\n\t\t// 1. Reply false if term < currentTerm: the sender is a deposed"}}},
+	{"a follower backs up one entry per refusal", 2, "FastBackup", []patch{{"replication.go",
+		"reply.ConflictIndex = r.lastLogIndex() + 1",
+		"reply.ConflictIndex = m.PrevLogIndex"}, {"replication.go",
+		"reply.ConflictTerm = t\n\t\treply.ConflictIndex = r.firstIndexOfTerm(m.PrevLogIndex)",
+		"reply.ConflictIndex = m.PrevLogIndex"}}},
+	{"heartbeats resend entries already on their way", 2, "PayloadBytes", []patch{{"replication.go",
+		"r.nextIndex[i] = last + 1\n}",
+		"}"}}},
+
+	// Stage 3: persistence.
+	{"votedFor is not persisted", 3, "VoteSurvivesCrash", []patch{{"persistence.go",
+		"VotedFor: r.votedFor})",
+		"VotedFor: raft.None})"}}},
+	{"currentTerm is not persisted", 3, "VoteSurvivesCrash", []patch{{"persistence.go",
+		"CurrentTerm: r.currentTerm,",
+		"CurrentTerm: 0,"}}},
+	{"a vote's reply is sent before the vote is persisted", 3, "VoteSurvivesCrash", []patch{{"election.go",
+		"\t\tr.persistHardState() // before the reply leaves: a vote must survive a crash\n\t\tr.resetElectionTimer()\n\t\treply.VoteGranted = true\n\t}\n\tr.send(reply)",
+		"\t\tr.resetElectionTimer()\n\t\treply.VoteGranted = true\n\t}\n\tr.send(reply)\n\tr.persistHardState()"}}},
+	{"entries are acknowledged before they are persisted", 3, "EntriesSurviveCrash", []patch{{"replication.go",
+		"\t\tr.persistLog(e.Index) // before the reply: the leader counts this server as storing them\n",
+		""}, {"election.go",
+		"\tr.send(r.appendEntries(m))",
+		"\tr.send(r.appendEntries(m))\n\tr.persistLog(1)"}}},
+	{"commitIndex is restored from storage as if it were durable", 3, "RestartAll", []patch{{"persistence.go",
+		"\tr.log = saved.Log\n",
+		"\tr.log = saved.Log\n\tr.commitIndex = uint64(len(saved.Log))\n"}}},
+	{"the log is not restored", 3, "RestartAll", []patch{{"persistence.go",
+		"\tr.log = saved.Log\n",
+		""}}},
+}
+
+// moduleRoot is the folder of go.mod, one up from this package.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("..")
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(dir, "go.mod"))
+	require.NoError(t, err, "the mutants test runs from the solutions folder of the module")
+	return dir
+}
+
+func TestMutantsAreCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and grades every mutant; skipped with -short")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	root := moduleRoot(t)
+	tmp := t.TempDir()
+	sources, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	sources = slices.DeleteFunc(sources, func(n string) bool { return strings.HasSuffix(n, "_test.go") })
+
+	replace := map[string]string{}
+	overlayDir := filepath.Join(root, "solutions", "zz_mutants")
+	var imports, impls strings.Builder
+	for i, m := range mutants {
+		pkg := fmt.Sprintf("m%02d", i)
+		files := map[string]string{}
+		for _, name := range sources {
+			b, err := os.ReadFile(name)
+			require.NoError(t, err)
+			files[name] = strings.Replace(string(b), "package solutions", "package "+pkg, 1)
+		}
+		for _, p := range m.patches {
+			src, ok := files[p.file]
+			require.True(t, ok, "mutant %q patches %s, which does not exist", m.name, p.file)
+			require.Equal(t, 1, strings.Count(src, p.old), "mutant %q: its patch of %s no longer applies: %q must occur exactly once", m.name, p.file, p.old)
+			files[p.file] = strings.Replace(src, p.old, p.new, 1)
+		}
+		for name, src := range files {
+			path := filepath.Join(tmp, pkg, name)
+			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+			require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
+			replace[filepath.Join(overlayDir, pkg, name)] = path
+		}
+		fmt.Fprintf(&imports, "\t%s \"github.com/raftlab/raftlab/solutions/zz_mutants/%s\"\n", pkg, pkg)
+		fmt.Fprintf(&impls, "\t{lab.Implementation{Name: %q, New: %s.New}, %d, %q},\n", pkg, pkg, m.stage, m.caughtBy)
+	}
+	main := fmt.Sprintf(mutantMain, imports.String(), impls.String())
+	mainPath := filepath.Join(tmp, "main.go")
+	require.NoError(t, os.WriteFile(mainPath, []byte(main), 0o644))
+	replace[filepath.Join(overlayDir, "main", "main.go")] = mainPath
+	ov, err := json.Marshal(map[string]any{"Replace": replace})
+	require.NoError(t, err)
+	ovPath := filepath.Join(tmp, "overlay.json")
+	require.NoError(t, os.WriteFile(ovPath, ov, 0o644))
+
+	cmd := exec.Command(goTool, "run", "-overlay", ovPath, "./solutions/zz_mutants/main")
+	cmd.Dir = root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "building or running the mutants failed:\n%s", stderr.String())
+
+	results := map[string]mutantResult{}
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		var r mutantResult
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &r), "bad line from the mutants: %s", sc.Text())
+		results[r.Name] = r
+	}
+	for i, m := range mutants {
+		r, ok := results[fmt.Sprintf("m%02d", i)]
+		require.True(t, ok, "no result for mutant %q", m.name)
+		var names []string
+		for _, c := range r.Caught {
+			names = append(names, c.Test)
+		}
+		if !slices.Contains(names, m.caughtBy) {
+			t.Errorf("mutant %q (stage %d) should be caught by %s; caught by %v", m.name, m.stage, m.caughtBy, names)
+			continue
+		}
+		for _, c := range r.Caught {
+			if c.Test == m.caughtBy {
+				t.Logf("%-58s caught by %d/%s at %2d of %d seeds (first: %s), and by %d tests in all",
+					m.name, c.Stage, c.Test, c.Failed, c.Seeds, c.Rule, len(r.Caught))
+			}
+		}
+	}
+}
+
+type mutantResult struct {
+	Name   string `json:"name"`
+	Caught []struct {
+		Stage int    `json:"stage"`
+		Test  string `json:"test"`
+		Seed  uint64 `json:"seed"`
+		Rule  string `json:"rule"`
+		// Failed counts the failing seeds of Seeds; it is counted in full
+		// only for the test the mutant is expected to fail.
+		Failed int `json:"failed"`
+		Seeds  int `json:"seeds"`
+	} `json:"caught"`
+}
+
+// mutantMain grades every mutant on the suites of stages 1..its stage,
+// stopping each test at its first failing seed — except the test expected to
+// catch it, run at every seed to count how many catch it — and prints one
+// JSON line per mutant.
+const mutantMain = `package main
+
+import (
+	"encoding/json"
+	"os"
+	"runtime"
+	"sync"
+
+	"github.com/raftlab/raftlab/lab"
+%s)
+
+type caught struct {
+	Stage int    ` + "`json:\"stage\"`" + `
+	Test  string ` + "`json:\"test\"`" + `
+	Seed  uint64 ` + "`json:\"seed\"`" + `
+	Rule  string ` + "`json:\"rule\"`" + `
+	Failed int   ` + "`json:\"failed\"`" + `
+	Seeds int    ` + "`json:\"seeds\"`" + `
+}
+
+func main() {
+	mutants := []struct {
+		impl     lab.Implementation
+		stage    int
+		caughtBy string
+	}{
+%s	}
+	out := make([][]byte, len(mutants))
+	var wg sync.WaitGroup
+	sem := make(chan bool, runtime.GOMAXPROCS(0))
+	for i, m := range mutants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- true
+			defer func() { <-sem }()
+			var found []caught
+			for stage := 1; stage <= m.stage; stage++ {
+				for _, t := range lab.Tests(stage) {
+					var c *caught
+					n := t.SeedsToRun()
+					for k := range n {
+						r := lab.RunTest(m.impl, t, t.Seed(k), "")
+						if r.Failure == nil {
+							continue
+						}
+						if c == nil {
+							c = &caught{Stage: stage, Test: t.Name, Seed: r.Seed, Rule: r.Failure.Rule, Seeds: n}
+						}
+						c.Failed++
+						if t.Name != m.caughtBy {
+							break
+						}
+					}
+					if c != nil {
+						found = append(found, *c)
+					}
+				}
+			}
+			out[i], _ = json.Marshal(map[string]any{"name": m.impl.Name, "caught": found})
+		}()
+	}
+	wg.Wait()
+	for _, line := range out {
+		os.Stdout.Write(append(line, '\n'))
+	}
+}
+`
