@@ -26,7 +26,7 @@ var stage1Tests = []*Test{
 		What: "a stable cluster sends about one heartbeat per follower per HeartbeatTimeout, and elections don't loop"},
 	{Stage: 1, Name: "UnreliableElections", Points: 5, Nodes: 5, SyncTicks: true, Run: testUnreliableElections,
 		Network: Network{MinLatency: time.Millisecond, MaxLatency: 10 * time.Millisecond, Loss: 0.1, Duplicate: 0.3, Reorder: 0.3, LongDelay: 0.05, MaxLongDelay: 300 * time.Millisecond},
-		What: "split elections on a network that loses, duplicates and reorders votes still elect one leader per term"},
+		What:    "split elections on a network that loses, duplicates and reorders votes still elect one leader per term"},
 }
 
 func testInitialElection(h *Harness) {
