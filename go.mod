@@ -4,4 +4,8 @@ go 1.26
 
 require github.com/stretchr/testify v1.12.1
 
-require go.yaml.in/yaml/v3 v3.0.5 // indirect
+require (
+	github.com/go-chi/chi/v5 v5.5.0 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)

@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/raftlab/raftlab/raft"
@@ -23,61 +24,79 @@ func NewReplayer(opts Options, cmds []raft.Event) (*Replayer, error) {
 		if !c.Kind.IsCommand() {
 			return nil, fmt.Errorf("lab: replay: event #%d (%v) is not a command", c.Seq, c.Kind)
 		}
-		if i > 0 && c.Step < cmds[i-1].Step {
-			return nil, fmt.Errorf("lab: replay: command #%d applies at step %d, before the command before it (step %d)", c.Seq, c.Step, cmds[i-1].Step)
+		if i > 0 && (c.Step < cmds[i-1].Step || c.Time < cmds[i-1].Time) {
+			return nil, fmt.Errorf("lab: replay: command #%d (step %d, %v) comes before the command before it (step %d, %v)",
+				c.Seq, c.Step, c.Time, cmds[i-1].Step, cmds[i-1].Time)
 		}
 	}
 	s, err := New(opts)
 	if err != nil {
 		return nil, err
 	}
-	r := &Replayer{Sim: s, cmds: cmds}
-	if err := r.applyDue(); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return &Replayer{Sim: s, cmds: slices.Clone(cmds)}, nil
 }
 
-// applyDue applies every command due at the current step.
-func (r *Replayer) applyDue() error {
-	s := r.Sim
-	for r.next < len(r.cmds) && r.cmds[r.next].Step == s.steps {
-		c := &r.cmds[r.next]
-		r.next++
-		if c.Time > s.now {
-			s.now = c.Time
-		}
-		if err := s.Do(c); err != nil {
-			return fmt.Errorf("lab: replay: command #%d (%v) failed: %w; the run has diverged from the trace", c.Seq, c.Kind, err)
-		}
-	}
-	return nil
+// Future counts the recorded commands not yet applied: the run has not yet
+// reached the end of its recording.
+func (r *Replayer) Future() int { return len(r.cmds) - r.next }
+
+// Branch forgets the recorded commands not yet applied, so that the run can
+// take a new course from here.
+func (r *Replayer) Branch() { r.cmds = r.cmds[:r.next:r.next] }
+
+// Record adds a command just applied to the Sim directly to the recording.
+// The run must be at the end of its recording (see Branch).
+func (r *Replayer) Record(cmd raft.Event) {
+	r.cmds = append(r.cmds[:r.next:r.next], cmd)
+	r.next++
 }
 
-// step does one unit of work, then applies the commands due.
-func (r *Replayer) step(limit time.Duration) (bool, error) {
+// Commands returns the recording: every command, applied or not.
+func (r *Replayer) Commands() []raft.Event { return r.cmds }
+
+// Step does one unit of work — applying a recorded command, or the
+// simulator's next unit — due by virtual time limit; false if there is none.
+func (r *Replayer) Step(limit time.Duration) (bool, error) {
 	s := r.Sim
 	if r.next < len(r.cmds) {
 		c := &r.cmds[r.next]
-		if c.Step < s.steps {
+		switch {
+		case c.Step < s.steps:
 			return false, fmt.Errorf("lab: replay: command #%d was due at step %d, but the run is at step %d; the run has diverged from the trace", c.Seq, c.Step, s.steps)
-		}
-		// A command recorded after the clock moved on without work (RunUntil)
-		// applies at its own time; nothing before it may pass that time.
-		if c.Step == s.steps {
-			limit = min(limit, c.Time)
+		case c.Step == s.steps:
+			// The command came before the next unit of work: nothing else
+			// happens until it is applied.
+			if c.Time > limit {
+				return false, nil
+			}
+			r.next++
+			s.now = max(s.now, c.Time)
+			if err := s.Do(c); err != nil {
+				return false, fmt.Errorf("lab: replay: command #%d (%v) failed: %w; the run has diverged from the trace", c.Seq, c.Kind, err)
+			}
+			return true, nil
 		}
 	}
-	if !s.next(limit) {
-		return false, nil
+	return s.next(limit), nil
+}
+
+// StepEvent does work until at least one event has been emitted, or time
+// would pass limit; false if none was.
+func (r *Replayer) StepEvent(limit time.Duration) (bool, error) {
+	start := r.Sim.seq
+	for r.Sim.seq == start {
+		ok, err := r.Step(limit)
+		if err != nil || !ok {
+			return false, err
+		}
 	}
-	return true, r.applyDue()
+	return true, nil
 }
 
 // RunUntilSeq replays until event number seq has been emitted.
 func (r *Replayer) RunUntilSeq(seq uint64) error {
 	for r.Sim.seq < seq {
-		ok, err := r.step(maxTime)
+		ok, err := r.Step(maxTime)
 		if err != nil {
 			return err
 		}
@@ -91,7 +110,7 @@ func (r *Replayer) RunUntilSeq(seq uint64) error {
 // RunUntil replays until virtual time t, applying the commands due by then.
 func (r *Replayer) RunUntil(t time.Duration) error {
 	for {
-		ok, err := r.step(t)
+		ok, err := r.Step(t)
 		if err != nil {
 			return err
 		}
@@ -99,16 +118,7 @@ func (r *Replayer) RunUntil(t time.Duration) error {
 			break
 		}
 	}
-	if r.next < len(r.cmds) && r.cmds[r.next].Step == r.Sim.steps && r.cmds[r.next].Time <= t {
-		r.Sim.now = max(r.Sim.now, r.cmds[r.next].Time)
-		if err := r.applyDue(); err != nil {
-			return err
-		}
-		return r.RunUntil(t)
-	}
-	if t > r.Sim.now {
-		r.Sim.now = t
-	}
+	r.Sim.now = max(r.Sim.now, t)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -501,7 +502,7 @@ func (s *Sim) carryOut(u *unit) {
 	ev := &u.ev
 	switch ev.Kind {
 	case raft.EvSend:
-		s.transmit(ev.Msg)
+		ev.Arrive = s.transmit(ev.Msg)
 	case raft.EvSaveState:
 		_ = n.store.SaveHardState(raft.HardState{CurrentTerm: ev.Term, VotedFor: ev.Vote}) // an InmemStore never fails
 	case raft.EvSaveLog:
@@ -524,8 +525,8 @@ func (s *Sim) carryOut(u *unit) {
 }
 
 // transmit hands a message to the network, which decides its fate now:
-// lost, delayed, duplicated.
-func (s *Sim) transmit(m *raft.Message) {
+// lost, delayed, duplicated. It returns when the message arrives.
+func (s *Sim) transmit(m *raft.Message) time.Duration {
 	s.stats.Sent[m.Type]++
 	s.stats.Bytes += uint64(m.Size())
 	if m.Type == raft.AppendEntriesReply && (m.Reject == raft.LogTooShort || m.Reject == raft.TermMismatch) {
@@ -549,6 +550,34 @@ func (s *Sim) transmit(m *raft.Message) {
 		delay, _ := s.latency()
 		s.q.push(item{at: s.now + delay, kind: itemArrive, node: m.To, msg: m, dup: true})
 	}
+	return at
+}
+
+// InFlight is a message on its way.
+type InFlight struct {
+	Msg    *raft.Message `json:"msg"`
+	Arrive time.Duration `json:"arrive"`
+	// Lost: the network will drop it when it arrives. Dup: a duplicate.
+	Lost bool `json:"lost,omitempty"`
+	Dup  bool `json:"dup,omitempty"`
+}
+
+// InFlight lists the messages on their way, in order of arrival. Messages
+// being sent by the current step (not yet carried out) are not included.
+func (s *Sim) InFlight() []InFlight {
+	var out []InFlight
+	for _, it := range s.q.items {
+		if it.kind == itemArrive {
+			out = append(out, InFlight{Msg: it.msg, Arrive: it.at, Lost: it.lost, Dup: it.dup})
+		}
+	}
+	slices.SortFunc(out, func(a, b InFlight) int {
+		if a.Arrive != b.Arrive {
+			return cmp.Compare(a.Arrive, b.Arrive)
+		}
+		return cmp.Compare(a.Msg.From*100+a.Msg.To, b.Msg.From*100+b.Msg.To)
+	})
+	return out
 }
 
 // latency draws a message's delay, and whether it keeps its link's order:

@@ -124,6 +124,7 @@ func FindTest(name string) (*Test, error) {
 
 // Failure says why a test failed at one seed.
 type Failure struct {
+	Impl string        `json:"impl"`
 	Test string        `json:"test"`
 	Seed uint64        `json:"seed"`
 	Time time.Duration `json:"t"`
@@ -157,6 +158,9 @@ func RunTest(impl Implementation, t *Test, seed uint64, traceDir string) Result 
 	start := time.Now()
 	res := runOnce(impl, t, seed, nil)
 	res.Elapsed = time.Since(start)
+	if res.Failure != nil {
+		res.Failure.Impl = impl.Name
+	}
 	if res.Failure != nil && traceDir != "" {
 		writeFailureTrace(impl, t, seed, traceDir, res.Failure)
 	}
@@ -282,8 +286,9 @@ func (f *Failure) Report() string {
 		b.WriteString("  Warning: running this seed again did not fail the same way. A node must be deterministic:\n" +
 			"  no goroutines, no time.Now or timers, no global math/rand, no ranging over maps into messages.\n")
 	}
+	fmt.Fprintf(&b, "  Run it again:             go run ./cmd/raftviz grade -impl %s -test %s -seed %d\n", f.Impl, f.Test, f.Seed)
 	if f.Trace != "" {
-		fmt.Fprintf(&b, "  Trace: %s\n  Watch it in the browser:  go run ./cmd/raftviz replay %s\n", f.Trace, f.Trace)
+		fmt.Fprintf(&b, "  Watch it in the browser:  go run ./cmd/raftviz replay %s\n", f.Trace)
 	}
 	return b.String()
 }

@@ -28,7 +28,7 @@ const (
 	EvCommit // Node's commitIndex became Index.
 
 	// A node acted through its Env.
-	EvSend      // Node sent Msg.
+	EvSend      // Node sent Msg; it arrives (or is dropped) at time Arrive.
 	EvSaveState // Node persisted currentTerm=Term, votedFor=Vote.
 	EvSaveLog   // Node persisted its log from Index on as Entries.
 	EvApply     // Node applied Entries[0] (index Index) to its state machine.
@@ -125,6 +125,9 @@ type Event struct {
 	Cause   uint64        `json:"cause,omitempty"`
 	Text    string        `json:"text,omitempty"`
 	Step    uint64        `json:"step,omitempty"`
+	// Arrive (EvSend) is when the message reaches its destination, or is
+	// dropped there: the network decides as the message leaves.
+	Arrive time.Duration `json:"arrive,omitempty"`
 }
 
 // String is a one-line description for people:
@@ -287,6 +290,9 @@ func (e Event) AppendJSON(b []byte) []byte {
 	}
 	if e.Step != 0 {
 		b = appendUintField(b, "step", e.Step)
+	}
+	if e.Arrive != 0 {
+		b = appendIntField(b, "arrive", int64(e.Arrive))
 	}
 	return append(b, '}')
 }

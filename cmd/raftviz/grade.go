@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/raftlab/raftlab/lab"
+)
+
+func gradeCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("grade", "grade [-impl NAME] [-stage 1|2|3|all] [-seeds N] [-test STAGE/NAME [-seed N]]", stderr)
+	implName := fs.String("impl", "exercises", "implementation to grade: "+implNames())
+	stageFlag := fs.String("stage", "all", "stage to grade: 1 (election), 2 (replication), 3 (persistence) or all")
+	seeds := fs.Int("seeds", 0, "seeds per test (0: each test's own count, 20 or more)")
+	testName := fs.String("test", "", "run one test, e.g. 1/ReElection, and show every failure")
+	seed := fs.Uint64("seed", 0, "with -test: run only this seed (from a failure report)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	impl, err := lookupImpl(*implName)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *seeds < 0 {
+		return usagef("-seeds %d: give a number of seeds, or 0 for each test's own", *seeds)
+	}
+	if *testName != "" {
+		return gradeOne(impl, *testName, *seed, *seeds, stdout)
+	}
+	if *seed != 0 {
+		return usagef("-seed goes with -test")
+	}
+	var stages []int
+	if *stageFlag == "all" {
+		for _, s := range lab.Stages {
+			stages = append(stages, s.Number)
+		}
+	} else {
+		n, err := strconv.Atoi(*stageFlag)
+		if err != nil || lab.Tests(n) == nil {
+			return usagef("-stage %q: the stages are 1 (election), 2 (replication), 3 (persistence), or all", *stageFlag)
+		}
+		stages = []int{n}
+	}
+
+	points, maxPoints, failed := 0, 0, false
+	for i, n := range stages {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		g, err := lab.GradeStage(impl, n, *seeds, lab.TraceDir())
+		if err != nil {
+			return err
+		}
+		g.WriteTable(stdout, impl)
+		points += g.Points
+		maxPoints += g.MaxPoints
+		for _, t := range g.Tests {
+			failed = failed || len(t.Failures) > 0
+		}
+	}
+	if len(stages) > 1 {
+		fmt.Fprintf(stdout, "\nTotal for %s: %d/%d points\n", impl.Name, points, maxPoints)
+	}
+	if failed {
+		return exitError{1}
+	}
+	return nil
+}
+
+// gradeOne runs one test, at one seed or at all its seeds, and reports every failure.
+func gradeOne(impl lab.Implementation, name string, seed uint64, seeds int, stdout io.Writer) error {
+	t, err := lab.FindTest(name)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	var results []lab.Result
+	if seed != 0 {
+		results = append(results, lab.RunTest(impl, t, seed, lab.TraceDir()))
+	} else {
+		n := seeds
+		if n == 0 {
+			n = t.SeedsToRun()
+		}
+		g := lab.RunSeeds(impl, t, n, false, lab.TraceDir())
+		for _, f := range g.Failures {
+			results = append(results, lab.Result{Seed: f.Seed, Failure: f})
+		}
+		fmt.Fprintf(stdout, "%s (%s): %d of %d seeds passed\n", t.ID(), t.What, g.Passed, g.Seeds)
+	}
+	failed := false
+	for _, r := range results {
+		if r.Failure == nil {
+			fmt.Fprintf(stdout, "%s passed at seed %d (%d events)\n", t.ID(), r.Seed, r.Events)
+			continue
+		}
+		failed = true
+		fmt.Fprintf(stdout, "\n%s", r.Failure.Report())
+	}
+	if failed {
+		return exitError{1}
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/visualizer"
+	"github.com/raftlab/raftlab/web"
+)
+
+// serveFlags are the flags shared by serve and replay.
+type serveFlags struct {
+	addr  string
+	open  bool
+	speed float64
+}
+
+func addServeFlags(fs *flag.FlagSet) *serveFlags {
+	var f serveFlags
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on; beyond loopback, controlling the cluster needs the token printed at start-up")
+	fs.BoolVar(&f.open, "open", true, "open the page in a browser")
+	fs.Float64Var(&f.speed, "speed", visualizer.DefaultSpeed, "virtual seconds per second of wall time")
+	return &f
+}
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "[serve] [-impl NAME] [-nodes N] [-seed N] [-speed X] [-addr HOST:PORT] [-open=false]", stderr)
+	implName := fs.String("impl", "solutions", "implementation to run: "+implNames())
+	nodes := fs.Int("nodes", 5, "number of servers")
+	seed := fs.Uint64("seed", 1, "seed of the run")
+	sf := addServeFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	impl, err := lookupImpl(*implName)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if err := checkNodes(*nodes); err != nil {
+		return err
+	}
+	opts := visualizer.SessionOptions{Impl: impl, Nodes: *nodes, Seed: *seed}
+	what := fmt.Sprintf("%s, %d nodes, seed %d", impl.Name, *nodes, *seed)
+	return serve(ctx, opts, what, sf, stdout)
+}
+
+// serveReplay opens the browser on a recorded run.
+func serveReplay(ctx context.Context, impl lab.Implementation, tr *lab.Trace, path string, sf *serveFlags, stdout io.Writer) error {
+	opts := visualizer.SessionOptions{Impl: impl, Recording: tr}
+	what := fmt.Sprintf("a replay of %s (%s, %d nodes, seed %d, %d events)", path, impl.Name, tr.Header.Nodes, tr.Header.Seed, len(tr.Events))
+	return serve(ctx, opts, what, sf, stdout)
+}
+
+func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf *serveFlags, stdout io.Writer) error {
+	if !(sf.speed >= visualizer.MinSpeed && sf.speed <= visualizer.MaxSpeed) {
+		return usagef("-speed %v: between %g and %g virtual seconds per second", sf.speed, visualizer.MinSpeed, visualizer.MaxSpeed)
+	}
+	opts.Speed = sf.speed
+	host, _, err := net.SplitHostPort(sf.addr)
+	if err != nil {
+		return usagef("-addr %q: want host:port, e.g. 127.0.0.1:8080 (%v)", sf.addr, err)
+	}
+	session, err := visualizer.NewSession(opts)
+	if err != nil {
+		return err
+	}
+	token := ""
+	if !isLoopback(host) {
+		token = newToken()
+	}
+	ln, err := net.Listen("tcp", sf.addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%s is already in use (another raftviz?): pick another address with -addr, e.g. -addr 127.0.0.1:8081", sf.addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", sf.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           visualizer.NewHandler(visualizer.ServerOptions{Session: session, Static: web.Static(), Token: token}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go session.Run(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(stdout, "raftviz: serving %s\n", what)
+	if token == "" {
+		fmt.Fprintf(stdout, "  open %s\n", url)
+	} else {
+		fmt.Fprintf(stdout, "  listening beyond loopback: anyone can watch at %s\n", url)
+		fmt.Fprintf(stdout, "  to control the cluster, open %s?token=%s\n", url, token)
+	}
+	fmt.Fprintln(stdout, "  Ctrl-C to stop")
+	if sf.open {
+		openBrowser(url + map[bool]string{true: "", false: "?token=" + token}[token == ""])
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("the server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("stopping the server: %w", err)
+	}
+	<-session.Done()
+	fmt.Fprintln(stdout, "raftviz: stopped")
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// openBrowser tries to open url; on a machine without a browser it does nothing.
+func openBrowser(url string) {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", url)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		cmd = exec.Command("xdg-open", url)
+	}
+	if cmd.Start() == nil {
+		go cmd.Wait() //nolint:errcheck // the browser's exit status is of no interest
+	}
+}

@@ -1,0 +1,283 @@
+package visualizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/raft"
+)
+
+// ProtocolVersion is the version of the websocket protocol described in
+// PROTOCOL.md. A viewer learns it from the hello frame.
+const ProtocolVersion = 1
+
+// MaxCommandBytes is the largest frame a viewer may send.
+const MaxCommandBytes = 16 << 10
+
+// MaxProposalBytes is the longest command a viewer may propose.
+const MaxProposalBytes = 1024
+
+// Command is one control request from a viewer: {"op":"crash","node":2,"id":7}.
+// ID is echoed in the ack or error that answers it.
+type Command struct {
+	ID     uint64          `json:"id,omitempty"`
+	Op     string          `json:"op"`
+	Node   raft.NodeID     `json:"node,omitempty"`
+	Groups [][]raft.NodeID `json:"groups,omitempty"`
+	Value  *float64        `json:"value,omitempty"`
+	Knob   string          `json:"knob,omitempty"`
+	Text   string          `json:"command,omitempty"`
+	Seed   *uint64         `json:"seed,omitempty"`
+	Nodes  int             `json:"nodes,omitempty"`
+	Time   *int64          `json:"t,omitempty"` // seek: virtual time in nanoseconds
+	Seq    *uint64         `json:"seq,omitempty"`
+	Count  int             `json:"count,omitempty"`
+	Name   string          `json:"name,omitempty"`
+	Token  string          `json:"token,omitempty"`
+}
+
+// ops lists every operation and whether it changes the run (and so needs
+// the control token when one is required).
+var ops = map[string]bool{
+	"pause": true, "resume": true, "step": true, "speed": true,
+	"crash": true, "restart": true, "timeout": true,
+	"partition": true, "isolate": true, "heal": true, "network": true,
+	"propose": true, "reset": true, "seek": true, "live": true, "scenario": true,
+	"state": false, // ask for a fresh state frame
+}
+
+// Limits on values a viewer may send.
+const (
+	MinSpeed = 0.001
+	MaxSpeed = 1000.0
+	MaxStep  = 1000
+)
+
+// DecodeCommand reads and checks one command frame. Every error says what is
+// wrong in words a person at the page can act on; it never panics.
+func DecodeCommand(data []byte) (Command, error) {
+	var c Command
+	if len(data) > MaxCommandBytes {
+		return c, fmt.Errorf("command too long: %d bytes, at most %d", len(data), MaxCommandBytes)
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&c); err != nil {
+		return c, fmt.Errorf("malformed command: %v", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if d.More() {
+		return c, errors.New("malformed command: more than one JSON value in the frame")
+	}
+	if _, ok := ops[c.Op]; !ok {
+		return c, fmt.Errorf("unknown command %q (want one of %s)", c.Op, opNames())
+	}
+	return c, c.check()
+}
+
+func opNames() string {
+	return "pause, resume, step, speed, crash, restart, timeout, partition, isolate, heal, network, propose, reset, seek, live, scenario, state"
+}
+
+// check validates the fields an operation needs; node IDs are checked
+// against the cluster by the session.
+func (c Command) check() error {
+	need := func(ok bool, format string, args ...any) error {
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("%s: "+format, append([]any{c.Op}, args...)...)
+	}
+	switch c.Op {
+	case "speed":
+		if err := need(c.Value != nil, "give the speed in \"value\" (virtual seconds per second, %g to %g)", MinSpeed, MaxSpeed); err != nil {
+			return err
+		}
+		return need(*c.Value >= MinSpeed && *c.Value <= MaxSpeed, "speed %v is out of range: %g to %g", *c.Value, MinSpeed, MaxSpeed)
+	case "step":
+		return need(c.Count >= 0 && c.Count <= MaxStep, "count %d is out of range: 1 to %d events", c.Count, MaxStep)
+	case "crash", "restart", "timeout", "isolate":
+		return need(c.Node > 0, "say which node in \"node\" (1 and up)")
+	case "propose":
+		if err := need(c.Node >= 0, "node %d: use 0 for the leader, or a node's ID", c.Node); err != nil {
+			return err
+		}
+		if err := need(c.Text != "", "give the command to propose in \"command\""); err != nil {
+			return err
+		}
+		if err := need(utf8.ValidString(c.Text), "the command is not valid UTF-8 text"); err != nil {
+			return err
+		}
+		return need(len(c.Text) <= MaxProposalBytes, "the command is %d bytes long; at most %d", len(c.Text), MaxProposalBytes)
+	case "partition":
+		if err := need(len(c.Groups) > 0, "give the groups, e.g. \"groups\":[[1,2],[3,4,5]]"); err != nil {
+			return err
+		}
+		for _, g := range c.Groups {
+			for _, id := range g {
+				if err := need(id > 0, "node %d in a group: IDs start at 1", id); err != nil {
+					return err
+				}
+			}
+		}
+	case "network":
+		if err := need(c.Knob != "" && c.Value != nil, "give \"knob\" and \"value\", e.g. {\"knob\":\"loss\",\"value\":0.1}"); err != nil {
+			return err
+		}
+		v := *c.Value
+		if err := need(!math.IsNaN(v) && !math.IsInf(v, 0), "value must be a number"); err != nil {
+			return err
+		}
+		switch c.Knob {
+		case "loss", "duplicate", "reorder", "long-delay":
+			return need(v >= 0 && v <= 1, "%s %v is out of range: a probability is between 0 and 1", c.Knob, v)
+		case "min-latency-ms", "max-latency-ms", "max-long-delay-ms":
+			return need(v >= 0 && v <= 10_000, "%s %v is out of range: 0 to 10000 milliseconds", c.Knob, v)
+		default:
+			return fmt.Errorf("network: unknown setting %q (want loss, duplicate, reorder, long-delay, min-latency-ms, max-latency-ms or max-long-delay-ms)", c.Knob)
+		}
+	case "reset":
+		return need(c.Nodes >= 0 && c.Nodes <= 15, "nodes %d is out of range: 1 to 15 (0 keeps the current count)", c.Nodes)
+	case "seek":
+		if err := need((c.Time == nil) != (c.Seq == nil), "give either \"t\" (virtual nanoseconds) or \"seq\" (an event number)"); err != nil {
+			return err
+		}
+		if c.Time != nil {
+			return need(*c.Time >= 0, "t %d: time starts at 0", *c.Time)
+		}
+	case "scenario":
+		if _, ok := scenarios[c.Name]; !ok {
+			return fmt.Errorf("scenario: unknown scenario %q (want %s)", c.Name, scenarioNames())
+		}
+	}
+	return nil
+}
+
+// Frames the server sends. Each is one JSON object with a "type".
+
+type helloFrame struct {
+	Type      string         `json:"type"` // "hello"
+	Version   int            `json:"version"`
+	Impl      string         `json:"impl"`
+	Control   bool           `json:"control"`
+	Watchers  string         `json:"watchers,omitempty"`
+	Todo      []string       `json:"todo,omitempty"`
+	Scenarios []scenarioInfo `json:"scenarios"`
+}
+
+type scenarioInfo struct {
+	Name  string `json:"name"`
+	Title string `json:"title"`
+	What  string `json:"what"`
+}
+
+type nodeState struct {
+	lab.NodeView
+	ElectionElapsed int             `json:"electionElapsed"`
+	ElectionTimeout int             `json:"electionTimeout"`
+	Progress        []raft.Progress `json:"progress,omitempty"`
+}
+
+type stateFrame struct {
+	Type       string          `json:"type"` // "state"
+	Reason     string          `json:"reason"`
+	Impl       string          `json:"impl"`
+	Seed       uint64          `json:"seed"`
+	Time       time.Duration   `json:"t"`
+	Seq        uint64          `json:"seq"`
+	Paused     bool            `json:"paused"`
+	Speed      float64         `json:"speed"`
+	Live       bool            `json:"live"`
+	Horizon    mark            `json:"horizon"`
+	Config     raft.Config     `json:"config"`
+	Network    lab.Network     `json:"network"`
+	Groups     [][]raft.NodeID `json:"groups"`
+	Nodes      []nodeState     `json:"nodes"`
+	InFlight   []lab.InFlight  `json:"inflight"`
+	Violations []lab.Violation `json:"violations"`
+	// History holds the timeline's events (see timelineKinds) up to the
+	// horizon, from which the page draws the timeline.
+	History  json.RawMessage `json:"history"`
+	Scenario string          `json:"scenario,omitempty"`
+}
+
+// mark is a point of a run: a time and an event number.
+type mark struct {
+	Time time.Duration `json:"t"`
+	Seq  uint64        `json:"seq"`
+}
+
+type statusFrame struct {
+	Type     string        `json:"type"` // "status"
+	Time     time.Duration `json:"t"`
+	Seq      uint64        `json:"seq"`
+	Paused   bool          `json:"paused"`
+	Speed    float64       `json:"speed"`
+	Live     bool          `json:"live"`
+	Horizon  mark          `json:"horizon"`
+	Nodes    []nodeTimer   `json:"nodes"`
+	Scenario string        `json:"scenario,omitempty"`
+}
+
+type nodeTimer struct {
+	ID              raft.NodeID     `json:"id"`
+	ElectionElapsed int             `json:"electionElapsed"`
+	ElectionTimeout int             `json:"electionTimeout"`
+	LastApplied     uint64          `json:"lastApplied"`
+	Progress        []raft.Progress `json:"progress,omitempty"`
+}
+
+type ackFrame struct {
+	Type string `json:"type"` // "ack"
+	ID   uint64 `json:"id,omitempty"`
+	Op   string `json:"op"`
+	Text string `json:"text,omitempty"`
+}
+
+type errorFrame struct {
+	Type  string `json:"type"` // "error"
+	ID    uint64 `json:"id,omitempty"`
+	Op    string `json:"op,omitempty"`
+	Error string `json:"error"`
+}
+
+// encode marshals a frame; frames are plain data and always encode.
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(errorFrame{Type: "error", Error: "server: cannot encode a frame: " + err.Error()})
+	}
+	return b
+}
+
+// eventsFrame writes {"type":"events","events":[...]} without re-encoding each event.
+func eventsFrame(events []raft.Event) []byte {
+	b := make([]byte, 0, 64+len(events)*160)
+	b = append(b, `{"type":"events","events":[`...)
+	for i := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = events[i].AppendJSON(b)
+	}
+	return append(b, ']', '}')
+}
+
+// eventsJSON writes events as a JSON array.
+func eventsJSON(events []raft.Event) json.RawMessage {
+	b := make([]byte, 0, 2+len(events)*120)
+	b = append(b, '[')
+	for i := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = events[i].AppendJSON(b)
+	}
+	return append(b, ']')
+}

@@ -1,0 +1,75 @@
+package visualizer
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeCommand(t *testing.T) {
+	for _, tc := range []struct {
+		in, err string
+	}{
+		{`{"op":"pause"}`, ""},
+		{`{"op":"crash","node":3,"id":9}`, ""},
+		{`{"op":"propose","command":"x=1"}`, ""},
+		{`{"op":"partition","groups":[[1,2],[3]]}`, ""},
+		{`{"op":"network","knob":"loss","value":0.25}`, ""},
+		{`{"op":"seek","t":1000}`, ""},
+		{`{"op":"seek","seq":10}`, ""},
+		{`{"op":"speed","value":0.5}`, ""},
+		{`{"op":"scenario","name":"figure8"}`, ""},
+		{``, "malformed command"},
+		{`null`, "unknown command"},
+		{`{"op":"crash","node":-1}`, "say which node"},
+		{`{"op":"crash","node":"two"}`, "malformed command"},
+		{`{"op":"step","count":5000}`, "out of range"},
+		{`{"op":"seek","t":1,"seq":2}`, `give either "t"`},
+		{`{"op":"seek","t":-5}`, "time starts at 0"},
+		{`{"op":"speed"}`, "give the speed"},
+		{`{"op":"speed","value":0}`, "out of range"},
+		{`{"op":"network","knob":"latency","value":1}`, "unknown setting"},
+		{`{"op":"network","knob":"max-latency-ms","value":1e9}`, "out of range"},
+		{`{"op":"partition","groups":[[0]]}`, "IDs start at 1"},
+		{`{"op":"propose","command":"` + strings.Repeat("y", 2000) + `"}`, "at most 1024"},
+		{`{"op":"pause"} {"op":"pause"}`, "more than one JSON value"},
+		{strings.Repeat(" ", MaxCommandBytes+1), "command too long"},
+	} {
+		_, err := DecodeCommand([]byte(tc.in))
+		if tc.err == "" {
+			require.NoError(t, err, tc.in)
+		} else {
+			require.ErrorContains(t, err, tc.err, tc.in)
+		}
+	}
+}
+
+// FuzzDecodeCommand: no frame makes the decoder panic, and whatever it
+// accepts is a known operation whose fields pass the checks again.
+func FuzzDecodeCommand(f *testing.F) {
+	for _, seed := range []string{
+		`{"op":"pause"}`, `{"op":"crash","node":3}`, `{"op":"propose","node":0,"command":"x"}`,
+		`{"op":"partition","groups":[[1,2],[3,4,5]]}`, `{"op":"network","knob":"loss","value":0.1}`,
+		`{"op":"seek","t":123}`, `{"op":"reset","seed":7,"nodes":9}`, `{"op":"step","count":3}`,
+		`{"op":"scenario","name":"split-vote"}`, `{"op":"speed","value":1e308}`, `{`, `[]`, `"x"`, `{"op":"network","knob":"loss","value":NaN}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := DecodeCommand(data)
+		if err != nil {
+			return
+		}
+		if _, ok := ops[c.Op]; !ok {
+			t.Fatalf("accepted unknown op %q", c.Op)
+		}
+		if err := c.check(); err != nil {
+			t.Fatalf("accepted a command that fails its own check: %v", err)
+		}
+		if _, err := json.Marshal(c); err != nil {
+			t.Fatalf("accepted a command that cannot be encoded again: %v", err)
+		}
+	})
+}

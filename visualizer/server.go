@@ -1,0 +1,111 @@
+package visualizer
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"io/fs"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/gorilla/websocket"
+
+	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/raft"
+)
+
+// ServerOptions configure the HTTP side of the visualizer.
+type ServerOptions struct {
+	Session *Session
+	// Static holds the page (index.html and its files).
+	Static fs.FS
+	// Token, if set, is required to control the cluster: a viewer without it
+	// (?token=… on the page's address) may only watch. Set it whenever the
+	// server listens beyond loopback.
+	Token string
+}
+
+// NewHandler returns the visualizer's routes:
+//
+//	GET /             the page
+//	GET /static/...   its files
+//	GET /ws           the websocket: state, events and controls (PROTOCOL.md)
+//	GET /trace.jsonl  the run so far, as a trace file to share or replay
+//	GET /healthz      200 while the session runs
+func NewHandler(opts ServerOptions) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(securityHeaders)
+	static := http.FileServerFS(opts.Static)
+	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
+		http.ServeFileFS(w, req, opts.Static, "index.html")
+	})
+	r.Handle("/static/*", http.StripPrefix("/static/", static))
+	upgrader := websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 64 << 10,
+		// CheckOrigin is left nil: the same-origin check stays on.
+	}
+	r.Get("/ws", func(w http.ResponseWriter, req *http.Request) {
+		control := opts.Token == "" || subtle.ConstantTimeCompare([]byte(req.URL.Query().Get("token")), []byte(opts.Token)) == 1
+		conn, err := upgrader.Upgrade(w, req, nil)
+		if err != nil {
+			return // the upgrader has answered with an HTTP error
+		}
+		newViewer(conn, opts.Session, control).serve()
+	})
+	r.Get("/trace.jsonl", func(w http.ResponseWriter, req *http.Request) {
+		simOpts, cmds, seq, err := opts.Session.Recording(req.Context())
+		if err != nil {
+			http.Error(w, "raftviz: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="raftviz-%s-seed%d.jsonl"`, simOpts.Impl, simOpts.Seed))
+		if err := WriteTrace(w, simOpts, cmds, seq); err != nil {
+			// Headers are sent; the truncated file will be refused on reading.
+			return
+		}
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case <-opts.Session.Done():
+			http.Error(w, "the session has ended", http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintln(w, "ok")
+		}
+	})
+	return r
+}
+
+// WriteTrace runs a recording again from its seed and writes it as a trace,
+// up to event number seq.
+func WriteTrace(w interface{ Write([]byte) (int, error) }, opts lab.Options, cmds []raft.Event, seq uint64) error {
+	tw, err := lab.NewTraceWriter(w, lab.HeaderFor(opts))
+	if err != nil {
+		return err
+	}
+	opts.Sink = func(e *raft.Event) {
+		if e.Seq <= seq {
+			tw.Write(e)
+		}
+	}
+	r, err := lab.NewReplayer(opts, cmds)
+	if err != nil {
+		return err
+	}
+	if err := r.RunUntilSeq(seq); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,138 @@
+package visualizer
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Connection timings, as in gorilla/websocket's chat example.
+const (
+	writeWait  = 10 * time.Second  // a write must finish within this
+	pongWait   = 60 * time.Second  // the peer must answer a ping within this
+	pingPeriod = pongWait * 9 / 10 // how often to ping
+	sendQueue  = 256               // frames queued per viewer before it counts as slow
+	sendBytes  = 4 << 20           // bytes queued per viewer before it counts as slow
+)
+
+// viewer is one websocket connection watching a session: a reader goroutine
+// that decodes commands, and a writer goroutine that sends the frames the
+// session queues.
+type viewer struct {
+	conn    *websocket.Conn
+	session *Session
+	control bool
+	send    chan []byte
+	// stale is set by the session when the queue overflowed and was emptied;
+	// once the writer has caught up it asks for a fresh state.
+	stale       atomic.Bool
+	resyncCount atomic.Int64
+	// queued counts the bytes of the frames in send.
+	queued atomic.Int64
+	closed      chan struct{}
+	closeOnce   sync.Once
+}
+
+func newViewer(conn *websocket.Conn, s *Session, control bool) *viewer {
+	return &viewer{conn: conn, session: s, control: control, send: make(chan []byte, sendQueue), closed: make(chan struct{})}
+}
+
+func (v *viewer) close() {
+	v.closeOnce.Do(func() {
+		close(v.closed)
+		v.conn.Close()
+	})
+}
+
+// serve runs the viewer until its connection ends.
+func (v *viewer) serve() {
+	select {
+	case v.session.joins <- v:
+	case <-v.session.done:
+		v.close()
+		return
+	}
+	go v.writeLoop()
+	v.readLoop()
+	v.close()
+	select {
+	case v.session.leaves <- v:
+	case <-v.session.done:
+	}
+}
+
+func (v *viewer) readLoop() {
+	v.conn.SetReadLimit(MaxCommandBytes)
+	_ = v.conn.SetReadDeadline(time.Now().Add(pongWait))
+	v.conn.SetPongHandler(func(string) error { return v.conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		kind, data, err := v.conn.ReadMessage()
+		if err != nil {
+			return // closed, too large, or timed out
+		}
+		if kind != websocket.TextMessage {
+			v.reply(encode(errorFrame{Type: "error", Error: "send commands as text frames of JSON"}))
+			continue
+		}
+		cmd, err := DecodeCommand(data)
+		if err != nil {
+			v.reply(encode(errorFrame{Type: "error", ID: cmd.ID, Op: cmd.Op, Error: err.Error()}))
+			continue
+		}
+		select {
+		case v.session.requests <- request{v: v, cmd: cmd}:
+		case <-v.session.done:
+			return
+		case <-v.closed:
+			return
+		}
+	}
+}
+
+// reply queues a frame from the reader itself (a malformed command's error),
+// never waiting.
+func (v *viewer) reply(frame []byte) {
+	v.queued.Add(int64(len(frame)))
+	select {
+	case v.send <- frame:
+	default:
+		v.queued.Add(-int64(len(frame)))
+	}
+}
+
+func (v *viewer) writeLoop() {
+	ping := time.NewTicker(pingPeriod)
+	defer func() {
+		ping.Stop()
+		v.close()
+	}()
+	for {
+		select {
+		case frame := <-v.send:
+			v.queued.Add(-int64(len(frame)))
+			_ = v.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := v.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+				return
+			}
+		case <-ping.C:
+			_ = v.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := v.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				return
+			}
+		case <-v.closed:
+			return
+		}
+		if v.stale.Load() && len(v.send) == 0 {
+			// Caught up after the session dropped frames: ask for a fresh state.
+			select {
+			case v.session.resyncs <- v:
+			case <-v.closed:
+				return
+			case <-v.session.done:
+				return
+			}
+		}
+	}
+}
