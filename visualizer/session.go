@@ -301,7 +301,9 @@ func (s *Session) send(v *viewer, frame []byte) {
 	if v.stale.Load() {
 		return
 	}
-	if v.queued.Load()+int64(len(frame)) <= sendBytes {
+	// A frame is queued if it fits, or if the queue is empty: a state frame
+	// may be larger than the whole allowance.
+	if q := v.queued.Load(); q == 0 || q+int64(len(frame)) <= sendBytes {
 		v.queued.Add(int64(len(frame)))
 		select {
 		case v.send <- frame:

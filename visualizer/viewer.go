@@ -1,6 +1,7 @@
 package visualizer
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +15,10 @@ const (
 	pongWait   = 60 * time.Second  // the peer must answer a ping within this
 	pingPeriod = pongWait * 9 / 10 // how often to ping
 	sendQueue  = 256               // frames queued per viewer before it counts as slow
-	sendBytes  = 4 << 20           // bytes queued per viewer before it counts as slow
+	sendBytes  = 1 << 20           // bytes queued per viewer before it counts as slow
+	// socketBuffer caps the kernel's send buffer per viewer, so that a viewer
+	// that stops reading is noticed within a megabyte or so.
+	socketBuffer = 256 << 10
 )
 
 // viewer is one websocket connection watching a session: a reader goroutine
@@ -30,12 +34,15 @@ type viewer struct {
 	stale       atomic.Bool
 	resyncCount atomic.Int64
 	// queued counts the bytes of the frames in send.
-	queued atomic.Int64
-	closed      chan struct{}
-	closeOnce   sync.Once
+	queued    atomic.Int64
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 func newViewer(conn *websocket.Conn, s *Session, control bool) *viewer {
+	if tcp, ok := conn.NetConn().(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(socketBuffer) // best effort: the default only means more buffering
+	}
 	return &viewer{conn: conn, session: s, control: control, send: make(chan []byte, sendQueue), closed: make(chan struct{})}
 }
 

@@ -1,0 +1,5 @@
+//go:build !race
+
+package visualizer
+
+const raceEnabled = false
