@@ -31,8 +31,9 @@ import (
 // a short body, or a whole header and a body with garbage (or zeros) at its
 // end. Each shows as a torn last record. A whole header whose own checksum
 // fails, or a bad body with records after it, is damage.
-//	  type 1, hard state: currentTerm (uvarint) votedFor (uvarint)
-//	  type 2, log:        from (uvarint) count (uvarint) then per entry: term (uvarint) len (uvarint) command
+//
+//	type 1, hard state: currentTerm (uvarint) votedFor (uvarint)
+//	type 2, log:        from (uvarint) count (uvarint) then per entry: term (uvarint) len (uvarint) command
 type FileStore struct {
 	mu   sync.Mutex
 	path string
@@ -196,7 +197,7 @@ func applyRecord(hs HardState, log []Entry, body []byte) (HardState, []Entry, er
 		if count > uint64(len(r.b)) { // every entry takes at least two bytes
 			return hs, log, fmt.Errorf("a log record of %d entries in %d bytes", count, len(r.b))
 		}
-		log = log[:from-1:from-1]
+		log = log[: from-1 : from-1]
 		for i := uint64(0); i < count; i++ {
 			term, n := r.uvarint(), r.uvarint()
 			cmd := r.bytes(n)
