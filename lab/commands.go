@@ -78,18 +78,19 @@ func (s *Sim) Propose(id raft.NodeID, cmd []byte) (index, term uint64, isLeader 
 	cmd = slices.Clone(cmd)
 	s.drain()
 	steps := s.steps
-	s.call(n, "while handling Propose", func(impl raft.Node) { index, term, isLeader = impl.Propose(cmd) })
+	s.proposed.cmd = cmd
+	s.call(n, callPropose, nil)
+	index, term, isLeader = s.proposed.index, s.proposed.term, s.proposed.ok
+	s.proposed.cmd, s.proposed.index, s.proposed.term, s.proposed.ok = nil, 0, 0, false
 	ev := raft.Event{Kind: raft.EvPropose, Node: id, Index: index, Term: term,
 		Entries: []raft.Entry{{Index: index, Term: term, Command: cmd}}}
 	if !isLeader {
 		ev.Text = "refused: not the leader"
 	}
-	// The command event goes before the events of the call it caused.
-	queued := s.pending
-	s.pending = nil
+	// The command event goes before the events of the call it caused, which
+	// are still pending.
 	ev.Step = steps
 	s.emit(&ev)
-	s.pending = append(s.pending, queued...)
 	return index, term, isLeader, nil
 }
 
@@ -116,11 +117,8 @@ func (s *Sim) ForceTimeout(id raft.NodeID) error {
 	}
 	s.drain()
 	s.command(raft.Event{Kind: raft.EvTimeout, Node: id})
-	s.call(n, "while ticking", func(impl raft.Node) {
-		for range ticks {
-			impl.Tick()
-		}
-	})
+	s.timeoutTicks = ticks
+	s.call(n, callTimeout, nil)
 	return nil
 }
 

@@ -79,18 +79,24 @@ func (e *nodeEnv) Logf(format string, args ...any) {
 func (s *Sim) protect(n *simNode, doing string, f func()) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.calling = nil
-			s.callBuf = s.callBuf[:0]
-			msg := fmt.Sprint(r)
-			if doing != "" {
-				msg = doing + ": " + msg
-			}
-			s.halt(n, "panicked "+msg+panicSite())
+			s.panicked(n, doing, r)
 			ok = false
 		}
 	}()
 	f()
 	return true
+}
+
+// panicked halts a node whose code panicked with r, and reports where. It
+// must be called from the deferred function that recovered.
+func (s *Sim) panicked(n *simNode, doing string, r any) {
+	s.calling = nil
+	s.callBuf = s.callBuf[:0]
+	msg := fmt.Sprint(r)
+	if doing != "" {
+		msg = doing + ": " + msg
+	}
+	s.halt(n, "panicked "+msg+panicSite())
 }
 
 // halt stops a node that failed, as a crash, and reports why.

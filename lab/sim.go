@@ -36,7 +36,9 @@ type Options struct {
 	// SyncTicks makes every node's clock tick at the same instants. Normally
 	// each node ticks at its own random phase, as real clocks do.
 	SyncTicks bool
-	// Sink, if set, receives every event as it happens. It must not modify it.
+	// Sink, if set, receives every event as it happens. It must neither modify
+	// the event nor keep the pointer: copy what it needs (the message and the
+	// entries an event points to never change, and may be kept).
 	Sink func(e *raft.Event)
 }
 
@@ -97,6 +99,16 @@ type Sim struct {
 
 	violations []Violation
 	stats      Stats
+
+	// proposed carries a proposal into and out of invoke.
+	proposed struct {
+		cmd         []byte
+		index, term uint64
+		ok          bool
+	}
+	timeoutTicks int
+	// scratch holds events that are not pending units while they are emitted.
+	scratch raft.Event
 
 	// watch, if set, is shown every event; RunUntilEvent stops once it matches.
 	watch   func(*raft.Event) bool
@@ -309,14 +321,15 @@ var handling = [...]string{
 // next carries out one unit of work due by limit; false if there is none.
 func (s *Sim) next(limit time.Duration) bool {
 	if s.head < len(s.pending) {
-		u := s.pending[s.head]
-		s.pending[s.head] = unit{}
+		// Carry the unit out in place: nothing appends to pending meanwhile.
+		u := &s.pending[s.head]
+		s.steps++
+		s.carryOut(u)
+		*u = unit{}
 		s.head++
 		if s.head == len(s.pending) {
 			s.pending, s.head = s.pending[:0], 0
 		}
-		s.steps++
-		s.carryOut(&u)
 		return true
 	}
 	if s.q.len() == 0 || s.q.peek().at > limit {
@@ -347,7 +360,7 @@ func (s *Sim) tick(it item) {
 		return // the tick of a node that has since crashed
 	}
 	s.q.push(item{at: it.at + n.cfg.TickInterval, kind: itemTick, node: n.id, inc: n.inc})
-	s.call(n, "while ticking", func(impl raft.Node) { impl.Tick() })
+	s.call(n, callTick, nil)
 }
 
 func (s *Sim) arrive(it item) {
@@ -362,19 +375,21 @@ func (s *Sim) arrive(it item) {
 		s.drop(m, "the network is partitioned")
 	default:
 		s.stats.Delivered++
-		ev := raft.Event{Kind: raft.EvDeliver, Node: m.To, Msg: m}
+		ev := &s.scratch
+		*ev = raft.Event{Kind: raft.EvDeliver, Node: m.To, Msg: m}
 		if it.dup {
 			ev.Text = "duplicate"
 		}
-		s.emit(&ev)
+		s.emit(ev)
 		mm := m.Clone() // the node may keep the entries it receives
-		s.call(n, handling[mm.Type], func(impl raft.Node) { impl.Step(mm) })
+		s.call(n, callStep, &mm)
 	}
 }
 
 func (s *Sim) drop(m *raft.Message, why string) {
 	s.stats.Dropped++
-	s.emit(&raft.Event{Kind: raft.EvDrop, Node: m.To, Msg: m, Text: why})
+	s.scratch = raft.Event{Kind: raft.EvDrop, Node: m.To, Msg: m, Text: why}
+	s.emit(&s.scratch)
 }
 
 // boot builds a fresh instance of node n from saved, starts its clock, and
@@ -411,26 +426,67 @@ func (s *Sim) boot(n *simNode, saved raft.Saved) (raft.Status, bool) {
 	return st, ok
 }
 
-// call runs f on node n's instance, then queues what it changed and did.
-func (s *Sim) call(n *simNode, doing string, f func(raft.Node)) {
+// callOp is what the simulator asks of a node.
+type callOp uint8
+
+const (
+	callTick callOp = iota
+	callStep
+	callPropose
+	callTimeout
+)
+
+// call asks node n to tick, step on a message or take a proposal, then queues
+// what it changed and did. It reports false if the node panicked.
+func (s *Sim) call(n *simNode, op callOp, m *raft.Message) bool {
 	s.drain()
-	impl := n.impl
 	s.calling = n
-	ok := s.protect(n, doing, func() { f(impl) })
+	ok := s.invoke(n, op, m)
 	s.calling = nil
 	if !ok {
 		s.callBuf = s.callBuf[:0]
-		return
+		return false
 	}
 	st, ok := s.status(n)
 	if !ok {
 		s.callBuf = s.callBuf[:0]
-		return
+		return false
 	}
 	s.queueChanges(n, st)
 	s.pending = append(s.pending, s.callBuf...)
 	clear(s.callBuf)
 	s.callBuf = s.callBuf[:0]
+	return true
+}
+
+// invoke makes the call itself, turning a panic into a halted node.
+func (s *Sim) invoke(n *simNode, op callOp, m *raft.Message) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			doing := "while ticking"
+			switch op {
+			case callStep:
+				doing = handling[m.Type]
+			case callPropose:
+				doing = "while handling Propose"
+			}
+			s.panicked(n, doing, r)
+			ok = false
+		}
+	}()
+	switch op {
+	case callTick:
+		n.impl.Tick()
+	case callStep:
+		n.impl.Step(*m)
+	case callPropose:
+		s.proposed.index, s.proposed.term, s.proposed.ok = n.impl.Propose(s.proposed.cmd)
+	case callTimeout:
+		for range s.timeoutTicks {
+			n.impl.Tick()
+		}
+	}
+	return true
 }
 
 func (s *Sim) status(n *simNode) (st raft.Status, ok bool) {
