@@ -263,7 +263,10 @@ func TestScrubBackShowsEarlierState(t *testing.T) {
 	poll[bool](p, fmt.Sprintf(`raftviz.model.t > %f + 1.5e9`, t1))
 	require.NotEqual(t, before, eval[string](p, snapshot))
 
-	// Drag the timeline's cursor back to the moment remembered.
+	// Pause (so that the timeline's scale holds still), then drag its
+	// cursor back to the moment remembered.
+	p.click(`#btn-pause`)
+	poll[bool](p, `raftviz.model.paused`)
 	p.do(chromedp.ScrollIntoView(chromedp.CSS(`#timeline`)))
 	p.frames(2)
 	xy := eval[[]float64](p, fmt.Sprintf(`(() => { const tl = raftviz.timeline, c = document.getElementById('timeline').getBoundingClientRect();
