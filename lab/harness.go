@@ -22,8 +22,10 @@ type Harness struct {
 	seed      uint64
 	rng       *rand.Rand // the test's own choices (which node to cut off), apart from the cluster's
 	connected []bool
-	// maxEvents stops a run that produces events without end (a message storm).
+	// maxEvents and maxTime stop a run that produces events without end (a
+	// message storm) or a test that waits without end.
 	maxEvents uint64
+	maxTime   time.Duration
 }
 
 // failure stops a test; the runner recovers it.
@@ -80,6 +82,9 @@ func (h *Harness) checkSafety() {
 	if h.sim.stats.Events > h.maxEvents {
 		h.Fatalf("event budget", "the run produced more than %d events by %s of virtual time: something sends messages without end (a heartbeat or vote storm?)",
 			h.maxEvents, raft.FormatTime(h.sim.Now()))
+	}
+	if h.sim.Now() > h.maxTime {
+		h.Fatalf("time budget", "the test is still waiting after %s of virtual time: no graded test needs that long", raft.FormatTime(h.maxTime))
 	}
 }
 

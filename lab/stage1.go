@@ -113,11 +113,13 @@ func testVoteResetsTimer(h *Harness) {
 		if remaining(a) < remaining(b) {
 			a, b = b, a
 		}
-		for remaining(b) > 2 && h.Status(b).Role == raft.Follower {
+		for wait := h.Now() + 2*h.ElectionTimeout(); remaining(b) > 2 && h.Now() < wait &&
+			h.Status(a).Role == raft.Follower && h.Status(b).Role == raft.Follower; {
 			h.Run(tick / 10)
 		}
-		if h.Status(a).Role != raft.Follower || h.Status(b).Role != raft.Follower {
+		if remaining(b) > 2 || h.Status(a).Role != raft.Follower || h.Status(b).Role != raft.Follower {
 			h.Connect(old) // someone timed out on its own first: try again
+			h.Run(time.Second)
 			continue
 		}
 		tested++

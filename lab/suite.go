@@ -48,7 +48,7 @@ type Test struct {
 }
 
 // DefaultSeeds is how many seeds each test runs at.
-const DefaultSeeds = 20
+const DefaultSeeds = 50
 
 // ID names a test as stage/Name, e.g. "1/InitialElection".
 func (t *Test) ID() string { return fmt.Sprintf("%d/%s", t.Stage, t.Name) }
@@ -198,7 +198,8 @@ func runOnce(impl Implementation, t *Test, seed uint64, sink func(*raft.Event)) 
 		seed:      seed,
 		rng:       rand.New(rand.NewPCG(seed, 0x7e57)),
 		connected: make([]bool, opts.Nodes),
-		maxEvents: 20_000_000,
+		maxEvents: 5_000_000,
+		maxTime:   10 * time.Minute,
 	}
 	for i := range h.connected {
 		h.connected[i] = true
