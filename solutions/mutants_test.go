@@ -216,7 +216,7 @@ func TestMutantsAreCaught(t *testing.T) {
 type mutantResult struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
-	Caught []struct {
+	Caught  []struct {
 		Stage int    `json:"stage"`
 		Test  string `json:"test"`
 		Seed  uint64 `json:"seed"`
