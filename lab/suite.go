@@ -250,6 +250,9 @@ func writeFailureTrace(impl Implementation, t *Test, seed uint64, dir string, f 
 	recent := make([]string, 0, 16)
 	again := runOnce(impl, t, seed, func(e *raft.Event) {
 		tw.Write(e)
+		if routine(e) {
+			return
+		}
 		if len(recent) == cap(recent) {
 			copy(recent, recent[1:])
 			recent = recent[:len(recent)-1]
@@ -266,6 +269,19 @@ func writeFailureTrace(impl Implementation, t *Test, seed uint64, dir string, f 
 	}
 }
 
+// routine reports whether an event is everyday heartbeat traffic, left out
+// of a failure's list of recent events (the trace has everything).
+func routine(e *raft.Event) bool {
+	m := e.Msg
+	switch e.Kind {
+	case raft.EvSend, raft.EvDeliver, raft.EvDrop:
+		return m != nil && (m.IsHeartbeat() || (m.Type == raft.AppendEntriesReply && m.Success))
+	case raft.EvSaveState, raft.EvSaveLog:
+		return true
+	}
+	return false
+}
+
 // Report describes a failure for a student: the rule, the seed, what happened,
 // the last events, and how to replay the run.
 func (f *Failure) Report() string {
@@ -278,7 +294,7 @@ func (f *Failure) Report() string {
 		fmt.Fprintf(&b, "  Check failed: %s\n  What happened: %s\n", f.Rule, indent(f.Message))
 	}
 	if len(f.Recent) > 0 {
-		b.WriteString("  The last events before it:\n")
+		b.WriteString("  The last events before it (heartbeats left out):\n")
 		for _, e := range f.Recent {
 			b.WriteString("      " + e + "\n")
 		}

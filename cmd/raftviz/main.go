@@ -131,23 +131,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// newFlags makes a flag set that reports errors to the caller instead of exiting.
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: raftviz %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+// flagSet is a flag set that reports errors to the caller instead of exiting.
+type flagSet struct {
+	*flag.FlagSet
+	stderr io.Writer
 }
 
-// parse parses flags; a bad flag is a usage error in one line.
-func parse(fs *flag.FlagSet, args []string) error {
+func newFlags(name, synopsis string, stderr io.Writer) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: raftviz %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return &flagSet{FlagSet: fs, stderr: stderr}
+}
+
+// parse parses flags; a bad flag is a usage error in one line, and -help
+// prints the usage.
+func parse(fs *flagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(os.Stderr)
+		fs.SetOutput(fs.stderr)
 		fs.Usage()
 		return flag.ErrHelp
 	}

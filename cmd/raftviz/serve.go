@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -27,7 +26,7 @@ type serveFlags struct {
 	speed float64
 }
 
-func addServeFlags(fs *flag.FlagSet) *serveFlags {
+func addServeFlags(fs *flagSet) *serveFlags {
 	var f serveFlags
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on; beyond loopback, controlling the cluster needs the token printed at start-up")
 	fs.BoolVar(&f.open, "open", true, "open the page in a browser")

@@ -292,7 +292,7 @@ func (sum *simSummary) write(w io.Writer) {
 			fmt.Fprintf(w, "  … and %d more\n", len(sum.violations)-5)
 			break
 		}
-		fmt.Fprintf(w, "  %s\n", v)
+		fmt.Fprintf(w, "  %s\n", v.String())
 	}
 }
 
