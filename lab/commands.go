@@ -94,6 +94,27 @@ func (s *Sim) Propose(id raft.NodeID, cmd []byte) (index, term uint64, isLeader 
 	return index, term, isLeader, nil
 }
 
+// ProposeToLeader offers cmd to the leader of the latest term, as a client
+// that knows the leader would. It returns the leader, or an error if no
+// running node believes it leads.
+func (s *Sim) ProposeToLeader(cmd []byte) (leader raft.NodeID, index, term uint64, err error) {
+	var best raft.NodeID
+	var bestTerm uint64
+	for _, n := range s.view.Nodes {
+		if n.Up && n.Role == raft.Leader && n.Term >= bestTerm {
+			best, bestTerm = n.ID, n.Term
+		}
+	}
+	if best == raft.None {
+		return raft.None, 0, 0, errors.New("lab: no node believes it is the leader right now")
+	}
+	index, term, ok, err := s.Propose(best, cmd)
+	if err == nil && !ok {
+		err = fmt.Errorf("lab: %v refused the command: it is no longer the leader", best)
+	}
+	return best, index, term, err
+}
+
 // ForceTimeout makes node id's election timer expire now, by ticking it until
 // it does: a follower or candidate starts an election.
 func (s *Sim) ForceTimeout(id raft.NodeID) error {

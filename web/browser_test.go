@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/raft"
 	"github.com/raftlab/raftlab/solutions"
 	"github.com/raftlab/raftlab/visualizer"
 	"github.com/raftlab/raftlab/web"
@@ -155,6 +156,9 @@ func (p *page) screenshot(name string) string {
 	path := filepath.Join(p.t.TempDir(), name+".png")
 	require.NoError(p.t, os.WriteFile(path, png, 0o644))
 	p.t.Logf("screenshot: %s", path)
+	if dir := os.Getenv("RAFTLAB_SCREENSHOTS"); dir != "" { // to keep them after the test
+		require.NoError(p.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+	}
 	return path
 }
 
@@ -377,4 +381,46 @@ func BenchmarkPageFrameRate(b *testing.B) {
 		png, _ := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 		_ = os.WriteFile(os.Getenv("RAFTLAB_FPS_SHOT"), png, 0o644)
 	}
+}
+
+// votesForAll is the reference, except that it grants every vote it is
+// asked for: sooner or later two candidates win the same term.
+func votesForAll(cfg raft.Config, saved raft.Saved, env raft.Env) raft.Node {
+	return &votesForAllNode{Node: solutions.New(cfg, saved, env), env: env}
+}
+
+type votesForAllNode struct {
+	raft.Node
+	env raft.Env
+}
+
+func (n *votesForAllNode) Step(m raft.Message) {
+	n.Node.Step(m)
+	if m.Type == raft.RequestVote {
+		n.env.Send(raft.Message{Type: raft.RequestVoteReply, To: m.From, Term: m.Term, VoteGranted: true})
+	}
+}
+
+func TestViolationIsMarkedWhereItBroke(t *testing.T) {
+	p := openPage(t, visualizer.SessionOptions{Nodes: 5, Seed: 8, Speed: 2,
+		Impl: lab.Implementation{Name: "votes-for-all", New: votesForAll}})
+	p.leader(0, 0)
+	// Play the split-vote scenario from the page: every follower becomes a
+	// candidate at once, and these servers vote for all of them.
+	p.do(chromedp.SetValue(chromedp.CSS(`#scenario`), "split-vote"))
+	p.click(`#btn-scenario`)
+	rule := poll[string](p, `(raftviz.model.violations[0] || {}).rule`)
+	require.Contains(t, []string{lab.RuleOneVotePerTerm, lab.RuleElectionSafety}, rule)
+	banner := poll[string](p, `(b => !b.classList.contains('hidden') && b.textContent)(document.getElementById('banner'))`)
+	require.Contains(t, banner, rule+" broken at")
+	require.Contains(t, poll[string](p, `(t => t.includes('violation') && t)(document.getElementById('run-info').textContent)`), "violation")
+	// The timeline marks it with the rule's name, at its time.
+	require.True(t, poll[bool](p, `raftviz.model.marks.some(m => m.kind === 'violation' && m.rule === raftviz.model.violations[0].rule)`))
+	// "Show the moment" takes the page to the event that broke the rule.
+	p.click(`#btn-goto-violation`)
+	first := eval[float64](p, `raftviz.model.violations[0].seq`)
+	require.Equal(t, first, poll[float64](p, `!raftviz.model.live && raftviz.model.seq`))
+	p.do(chromedp.ScrollIntoView(chromedp.CSS(`#timeline`)))
+	p.frames(5)
+	p.screenshot("violation")
 }

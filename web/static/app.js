@@ -70,6 +70,7 @@ function onFrame(f) {
       setClock(f.t);
       $('seed').value = f.seed;
       $('nodes').value = f.nodes.length;
+      if (model.violations.length) violationBanner(); else $('banner').classList.add('hidden');
       syncControls();
       break;
     case 'events':
@@ -80,7 +81,7 @@ function onFrame(f) {
           break;
         }
         if (model.apply(e)) stats.events++;
-        if (e.kind === 'violation') violationBanner(e);
+        if (e.kind === 'violation') violationBanner();
       }
       setClock(model.t);
       break;
@@ -291,11 +292,18 @@ function showTodo(todo) {
   box.classList.remove('hidden');
 }
 
-function violationBanner(e) {
+// violationBanner shows the first violation of the run — where things
+// went wrong; the ones after it are often its consequences.
+function violationBanner() {
+  const first = model.violations[0];
+  if (!first) return;
+  const more = model.violations.length - 1;
   const b = $('banner');
-  b.innerHTML = `⚠ <b>${escapeHTML(e.rule)}</b> broken at ${fmtTime(e.t)} on n${e.node}: ${escapeHTML(e.text)} <button id="btn-goto-violation">Show the moment</button>`;
+  b.innerHTML = `⚠ <b>${escapeHTML(first.rule)}</b> broken at ${fmtTime(first.t)} on n${first.node}: ${escapeHTML(first.text)}` +
+    (more ? ` <span class="hint">(and ${more} more after it)</span>` : '') +
+    ` <button id="btn-goto-violation">Show the moment</button>`;
   b.classList.remove('hidden');
-  $('btn-goto-violation').onclick = () => send({ op: 'seek', seq: e.seq });
+  $('btn-goto-violation').onclick = () => send({ op: 'seek', seq: first.seq });
 }
 
 function toggleLarge() {

@@ -97,7 +97,7 @@ export class Model {
         break;
       case 'partition': this.groups = e.groups; break;
       case 'network': this.network = withKnob(this.network, e.knob, e.value); break;
-      case 'violation': this.violations.push({ rule: e.rule, t: e.t, node: e.node, cause: e.cause, text: e.text }); break;
+      case 'violation': this.violations.push({ rule: e.rule, t: e.t, node: e.node, cause: e.cause, text: e.text, seq: e.seq }); break;
     }
     this.timelineEvent(e, this.nodes);
     this.version++;
