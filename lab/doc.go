@@ -1,0 +1,38 @@
+// Package lab runs Raft implementations in a deterministic simulated
+// cluster, checks every step against Raft's safety rules, records runs as
+// traces, and grades implementations stage by stage.
+//
+// # The simulator
+//
+// New starts a cluster of Options.Nodes servers built by Options.New. Time is
+// virtual: RunFor and RunUntil advance it, carrying out everything scheduled on
+// one queue ordered by (time, sequence). One random source, seeded by
+// Options.Seed, decides every latency, loss and tick phase and serves the
+// servers' own randomness, so the same seed and the same commands give the
+// same run, event for event — a trace compares byte for byte.
+//
+// Commands change the run from outside: Crash and Restart a server (its
+// storage survives), Partition the network or Isolate a server, SetNetwork to
+// lose, duplicate, reorder or delay messages, Propose a command. A crash can
+// fall between two actions of one step: RunUntilEvent stops right after an
+// event, with the rest of that step still pending.
+//
+// # Events, the checker, traces
+//
+// Every change of a server's state (seen by comparing its Status before and
+// after each call), every action it takes through its Env, every delivery,
+// drop and command is a raft.Event. A View folds events into the state they
+// describe; the checker looks at each event before it is folded in and
+// reports a Violation of a rule (see Rules) naming the rule, the time, the
+// server, the event and the seed. Options.Sink receives every event; a
+// TraceWriter writes them as JSON lines, ReadTrace reads them back (refusing a
+// damaged file with the line), and Verify replays a trace and compares.
+//
+// # Graded suites
+//
+// Tests(stage) lists a stage's graded tests. Each drives a Harness — verbs a
+// student can name: CheckOneLeader, Disconnect, Crash, Restart, One — at many
+// seeds. RunStage runs a stage under go test; GradeStage makes the table of
+// points that `raftviz grade` prints. A failure is written to a trace file that
+// `raftviz replay` opens in the browser.
+package lab

@@ -1,0 +1,373 @@
+package raft
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Runtime drives a Node in real time, for using an implementation for real:
+// one goroutine ticks it every TickInterval, steps it on every message the
+// Transport delivers, hands it proposals, and carries out what it does —
+// saving to Storage before the messages of the same step are sent, sending
+// through the Transport, and delivering committed entries on Applied. The
+// Node itself stays a deterministic state machine; all the concurrency is here.
+type Runtime struct {
+	cfg       Config
+	newNode   Constructor
+	store     Storage
+	transport Transport
+
+	inbox     chan Message
+	proposals chan proposal
+	statuses  chan chan Status
+	leader    chan NodeID // buffer of one: the newest leader wins
+	applied   *entryQueue
+
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error
+	started bool
+	logf    func(format string, args ...any)
+}
+
+// Transport carries a cluster's messages. Send must not block for long: a
+// transport that cannot deliver a message drops it, as a network may.
+type Transport interface {
+	Send(m Message)
+}
+
+// ErrNotLeader is returned by Propose on a server that is not the leader.
+// Leader says which server leads, when this one knows.
+type ErrNotLeader struct{ Leader NodeID }
+
+func (e ErrNotLeader) Error() string {
+	if e.Leader == None {
+		return "raft: this server is not the leader, and knows of none yet"
+	}
+	return fmt.Sprintf("raft: this server is not the leader; %v is", e.Leader)
+}
+
+type proposal struct {
+	cmd   []byte
+	reply chan proposed
+}
+
+type proposed struct {
+	index, term uint64
+	leader      NodeID
+	ok          bool
+}
+
+// RuntimeOptions are optional settings of a Runtime.
+type RuntimeOptions struct {
+	// Logf receives the node's notes (Env.Logf); nil drops them.
+	Logf func(format string, args ...any)
+	// InboxSize bounds the messages waiting for the node; more are dropped (default 1024).
+	InboxSize int
+}
+
+// NewRaft prepares a server: cfg says who it is, newNode which implementation
+// runs, store where its state lives (what it holds is restored), transport how
+// its messages travel. Start runs it.
+func NewRaft(cfg Config, newNode Constructor, store Storage, transport Transport, opts RuntimeOptions) (*Runtime, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if newNode == nil || store == nil || transport == nil {
+		return nil, errors.New("raft: NewRaft needs an implementation, a Storage and a Transport")
+	}
+	if opts.InboxSize <= 0 {
+		opts.InboxSize = 1024
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return &Runtime{
+		cfg: cfg, newNode: newNode, store: store, transport: transport,
+		inbox:     make(chan Message, opts.InboxSize),
+		proposals: make(chan proposal),
+		statuses:  make(chan chan Status),
+		leader:    make(chan NodeID, 1),
+		applied:   newEntryQueue(),
+		done:      make(chan struct{}),
+		logf:      logf,
+	}, nil
+}
+
+// Start loads the server's state from storage and runs it until ctx ends or
+// storage fails (see Err). It returns at once.
+func (r *Runtime) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("raft: this server has already been started; make a new Runtime to start it again")
+	}
+	saved, err := r.store.Load()
+	if err != nil {
+		return fmt.Errorf("raft: loading the server's state: %w", err)
+	}
+	r.started = true
+	var seed [16]byte
+	_, _ = crand.Read(seed[:]) // crypto/rand.Read never fails on supported platforms
+	env := &runtimeEnv{r: r, rng: rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))}
+	node := r.newNode(r.cfg, saved, env)
+	if node == nil {
+		return errors.New("raft: the constructor returned a nil Node")
+	}
+	go r.loop(ctx, node, env)
+	return nil
+}
+
+// Deliver hands the server a message from the network. A full inbox drops it.
+func (r *Runtime) Deliver(m Message) {
+	select {
+	case r.inbox <- m:
+	default:
+	}
+}
+
+// Propose asks the server to add cmd to the replicated log. It returns the
+// index and term the entry will have if it is committed; watch Applied to
+// learn that it was. A server that is not the leader returns ErrNotLeader.
+func (r *Runtime) Propose(ctx context.Context, cmd []byte) (index, term uint64, err error) {
+	p := proposal{cmd: append([]byte(nil), cmd...), reply: make(chan proposed, 1)}
+	select {
+	case r.proposals <- p:
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	case <-r.done:
+		return 0, 0, r.stopped()
+	}
+	select {
+	case res := <-p.reply:
+		if !res.ok {
+			return 0, 0, ErrNotLeader{Leader: res.leader}
+		}
+		return res.index, res.term, nil
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+}
+
+// Status reports the node's Status, read between two of its steps.
+func (r *Runtime) Status(ctx context.Context) (Status, error) {
+	reply := make(chan Status, 1)
+	select {
+	case r.statuses <- reply:
+	case <-ctx.Done():
+		return Status{}, ctx.Err()
+	case <-r.done:
+		return Status{}, r.stopped()
+	}
+	select {
+	case st := <-reply:
+		return st, nil
+	case <-ctx.Done():
+		return Status{}, ctx.Err()
+	}
+}
+
+// WatchLeader gives the leader this server knows of, each time it changes
+// (None while it knows of none). It never blocks the server: a value not yet
+// read is replaced by the newer one.
+func (r *Runtime) WatchLeader() <-chan NodeID { return r.leader }
+
+// Applied gives the committed entries, in index order, as the node applies
+// them. After a restart it gives them again from index 1: the state machine
+// is rebuilt from the log. Nothing is dropped: read it.
+func (r *Runtime) Applied() <-chan Entry { return r.applied.out }
+
+// Done is closed when the server has stopped.
+func (r *Runtime) Done() <-chan struct{} { return r.done }
+
+// Err says why the server stopped early (a storage failure), or nil.
+func (r *Runtime) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *Runtime) stopped() error {
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return errors.New("raft: the server has stopped")
+}
+
+func (r *Runtime) loop(ctx context.Context, node Node, env *runtimeEnv) {
+	defer close(r.done)
+	defer r.applied.close()
+	ticker := time.NewTicker(r.cfg.TickInterval)
+	defer ticker.Stop()
+	lastLeader := NodeID(-1)
+	after := func() bool {
+		if !env.flush() {
+			return false
+		}
+		if st := node.Status(); st.Leader != lastLeader {
+			lastLeader = st.Leader
+			select { // newest wins
+			case <-r.leader:
+			default:
+			}
+			r.leader <- st.Leader
+		}
+		return true
+	}
+	if !after() {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			node.Tick()
+		case m := <-r.inbox:
+			node.Step(m)
+		case p := <-r.proposals:
+			index, term, ok := node.Propose(p.cmd)
+			st := node.Status()
+			p.reply <- proposed{index: index, term: term, ok: ok, leader: st.Leader}
+		case reply := <-r.statuses:
+			st := node.Status()
+			st.Log = append([]Entry(nil), st.Log...)
+			st.Progress = append([]Progress(nil), st.Progress...)
+			reply <- st
+			continue
+		}
+		if !after() {
+			return
+		}
+	}
+}
+
+// runtimeEnv is the Env of a Runtime: saves go to storage at once, in call
+// order; messages wait until the end of the step, so every save of a step
+// reaches storage before any of its messages leaves.
+type runtimeEnv struct {
+	r      *Runtime
+	rng    *rand.Rand
+	outbox []Message
+	failed error
+}
+
+func (e *runtimeEnv) Send(m Message) {
+	if e.failed != nil {
+		return
+	}
+	m.From = e.r.cfg.ID
+	e.outbox = append(e.outbox, m.Clone())
+}
+
+func (e *runtimeEnv) SaveHardState(hs HardState) {
+	if e.failed == nil {
+		e.fail(e.r.store.SaveHardState(hs))
+	}
+}
+
+func (e *runtimeEnv) SaveLog(from uint64, entries []Entry) {
+	if e.failed == nil {
+		e.fail(e.r.store.SaveLog(from, entries))
+	}
+}
+
+// fail stops the server at a storage error: it must not send what depends
+// on a save that did not happen.
+func (e *runtimeEnv) fail(err error) {
+	if err == nil {
+		return
+	}
+	e.failed = err
+	e.outbox = nil
+	e.r.mu.Lock()
+	e.r.err = fmt.Errorf("raft: %v stopped: storage failed: %w", e.r.cfg.ID, err)
+	e.r.mu.Unlock()
+}
+
+func (e *runtimeEnv) Apply(en Entry) {
+	if e.failed == nil {
+		e.r.applied.push(en)
+	}
+}
+
+func (e *runtimeEnv) Rand() *rand.Rand { return e.rng }
+
+func (e *runtimeEnv) Logf(format string, args ...any) {
+	e.r.logf("%v: "+format, append([]any{e.r.cfg.ID}, args...)...)
+}
+
+// flush sends the step's messages; false if storage has failed.
+func (e *runtimeEnv) flush() bool {
+	if e.failed != nil {
+		return false
+	}
+	for _, m := range e.outbox {
+		e.r.transport.Send(m)
+	}
+	clear(e.outbox)
+	e.outbox = e.outbox[:0]
+	return true
+}
+
+// entryQueue passes entries from the node's goroutine to a reader without
+// blocking the node and without dropping any.
+type entryQueue struct {
+	mu     sync.Mutex
+	items  []Entry
+	wake   chan struct{}
+	out    chan Entry
+	closed bool
+}
+
+func newEntryQueue() *entryQueue {
+	q := &entryQueue{wake: make(chan struct{}, 1), out: make(chan Entry)}
+	go q.run()
+	return q
+}
+
+func (q *entryQueue) push(e Entry) {
+	q.mu.Lock()
+	q.items = append(q.items, e)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *entryQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *entryQueue) run() {
+	defer close(q.out)
+	for {
+		q.mu.Lock()
+		items, closed := q.items, q.closed
+		q.items = nil
+		q.mu.Unlock()
+		for _, e := range items {
+			q.out <- e
+		}
+		if closed && len(items) == 0 {
+			return
+		}
+		if len(items) == 0 {
+			<-q.wake
+		}
+	}
+}

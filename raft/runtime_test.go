@@ -1,0 +1,214 @@
+package raft_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftlab/raftlab/raft"
+	"github.com/raftlab/raftlab/solutions"
+)
+
+// These tests run the reference for real: goroutines, wall-clock ticks,
+// file storage, and a transport. They wait on channels, never sleep.
+
+type server struct {
+	id     raft.NodeID
+	rt     *raft.Runtime
+	store  *raft.FileStore
+	cancel context.CancelFunc
+	got    chan raft.Entry
+}
+
+func startServer(t *testing.T, net *raft.InmemNetwork, dir string, id raft.NodeID, n int) *server {
+	t.Helper()
+	store, err := raft.OpenFileStore(filepath.Join(dir, fmt.Sprintf("n%d.store", id)))
+	require.NoError(t, err)
+	rt, err := raft.NewRaft(raft.ClusterConfig(id, n), solutions.New, store, net.Transport(), raft.RuntimeOptions{})
+	require.NoError(t, err)
+	net.Attach(id, rt)
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, rt.Start(ctx))
+	s := &server{id: id, rt: rt, store: store, cancel: cancel, got: make(chan raft.Entry, 1000)}
+	go func() {
+		for e := range rt.Applied() {
+			s.got <- e
+		}
+	}()
+	return s
+}
+
+func (s *server) stop() {
+	s.cancel()
+	<-s.rt.Done()
+	s.store.Close()
+}
+
+// waitLeader waits for a server to report a leader, and returns it.
+func waitLeader(t *testing.T, s *server) raft.NodeID {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case l := <-s.rt.WatchLeader():
+			if l != raft.None {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("%v saw no leader within 10s", s.id)
+		}
+	}
+}
+
+// waitApplied waits until s has applied cmd, and returns its entry.
+func waitApplied(t *testing.T, s *server, cmd string) raft.Entry {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-s.got:
+			if string(e.Command) == cmd {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("%v did not apply %q within 10s", s.id, cmd)
+		}
+	}
+}
+
+func propose(t *testing.T, servers []*server, cmd string) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, s := range servers {
+			if s == nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			index, _, err := s.rt.Propose(ctx, []byte(cmd))
+			cancel()
+			if err == nil {
+				return index
+			}
+			var nl raft.ErrNotLeader
+			require.True(t, errors.As(err, &nl), "unexpected error: %v", err)
+		}
+		<-time.After(20 * time.Millisecond) // an election is under way: ask again shortly
+	}
+	t.Fatalf("no server took %q within 10s", cmd)
+	return 0
+}
+
+func TestRuntimeClusterSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	net := raft.NewInmemNetwork()
+	servers := make([]*server, 3)
+	for i := range servers {
+		servers[i] = startServer(t, net, dir, raft.NodeID(i+1), 3)
+	}
+	defer func() {
+		for _, s := range servers {
+			if s != nil {
+				s.stop()
+			}
+		}
+	}()
+	leader := waitLeader(t, servers[0])
+	require.NotEqual(t, raft.None, leader)
+
+	index := propose(t, servers, "x=1")
+	for _, s := range servers {
+		require.Equal(t, index, waitApplied(t, s, "x=1").Index)
+	}
+
+	// Stop the leader; the others carry on without it.
+	old := servers[leader-1]
+	old.stop()
+	servers[leader-1] = nil
+	propose(t, servers, "y=2")
+	for _, s := range servers {
+		if s != nil {
+			waitApplied(t, s, "y=2")
+		}
+	}
+
+	// Start it again from its file: it restores its log and catches up.
+	servers[leader-1] = startServer(t, net, dir, leader, 3)
+	back := servers[leader-1]
+	require.Equal(t, "x=1", string(waitApplied(t, back, "x=1").Command))
+	waitApplied(t, back, "y=2")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := back.rt.Status(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(st.Log), 2)
+}
+
+func TestRuntimeOverHTTP(t *testing.T) {
+	const n = 3
+	handlers := make([]http.Handler, n)
+	srvs := make([]*httptest.Server, n)
+	peers := make([]raft.Peer, n)
+	for i := range srvs {
+		i := i
+		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handlers[i].ServeHTTP(w, r) }))
+		defer srvs[i].Close()
+		peers[i] = raft.Peer{ID: raft.NodeID(i + 1), Address: srvs[i].URL}
+	}
+	servers := make([]*server, n)
+	for i := range servers {
+		cfg := raft.ClusterConfig(raft.NodeID(i+1), n)
+		cfg.Peers = peers
+		tr, err := raft.NewHTTPTransport(peers, cfg.ID)
+		require.NoError(t, err)
+		defer tr.Close()
+		store, err := raft.OpenFileStore(filepath.Join(t.TempDir(), "store"))
+		require.NoError(t, err)
+		rt, err := raft.NewRaft(cfg, solutions.New, store, tr, raft.RuntimeOptions{})
+		require.NoError(t, err)
+		mux := http.NewServeMux()
+		mux.Handle(raft.RPCPath, rt.HandleRPC())
+		handlers[i] = mux
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		require.NoError(t, rt.Start(ctx))
+		s := &server{id: cfg.ID, rt: rt, store: store, cancel: cancel, got: make(chan raft.Entry, 100)}
+		go func() {
+			for e := range rt.Applied() {
+				s.got <- e
+			}
+		}()
+		servers[i] = s
+	}
+	waitLeader(t, servers[0])
+	propose(t, servers, "over http")
+	for _, s := range servers {
+		waitApplied(t, s, "over http")
+	}
+
+	// A bad message is refused with a reason.
+	resp, err := http.Post(srvs[0].URL+raft.RPCPath, "application/json", strings.NewReader(`{"type":"RequestVote","from":9,"to":1,"term":1}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	resp, err = http.Post(srvs[0].URL+raft.RPCPath, "application/json", strings.NewReader(`{"type":"Gossip"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestNewRaftRefusesBadConfig(t *testing.T) {
+	cfg := raft.ClusterConfig(4, 3)
+	_, err := raft.NewRaft(cfg, solutions.New, raft.NewInmemStore(), raft.NewInmemNetwork().Transport(), raft.RuntimeOptions{})
+	require.ErrorContains(t, err, "raft: ID n4 is not in Peers [n1 n2 n3]")
+	_, err = raft.NewHTTPTransport([]raft.Peer{{ID: 2, Address: "10.0.0.2:7000"}}, 1)
+	require.ErrorContains(t, err, `peer n2 has address "10.0.0.2:7000": want a base URL`)
+}
