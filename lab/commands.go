@@ -225,7 +225,7 @@ func (s *Sim) SetNetwork(n Network) error {
 
 // setKnob changes one network setting, as a network event records it.
 func (s *Sim) setKnob(name string, v float64) error {
-	n, err := s.net.withKnob(name, v)
+	n, err := s.net.WithKnob(name, v)
 	if err != nil {
 		return err
 	}

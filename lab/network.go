@@ -97,8 +97,10 @@ type knob struct {
 	value float64
 }
 
-// withKnob returns n with the named setting changed, as a network event records it.
-func (n Network) withKnob(name string, v float64) (Network, error) {
+// WithKnob returns n with one setting changed, named as a network event
+// names it (loss, duplicate, reorder, long-delay: probabilities;
+// min-latency-ms, max-latency-ms, max-long-delay-ms: milliseconds).
+func (n Network) WithKnob(name string, v float64) (Network, error) {
 	d := time.Duration(v * float64(time.Millisecond))
 	switch name {
 	case "min-latency-ms":

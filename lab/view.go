@@ -111,7 +111,7 @@ func (v *View) Apply(e *raft.Event) {
 		v.Groups = cloneGroups(e.Groups)
 		return
 	case raft.EvNetwork:
-		if n, err := v.Network.withKnob(e.Knob, e.Value); err == nil {
+		if n, err := v.Network.WithKnob(e.Knob, e.Value); err == nil {
 			v.Network = n
 		}
 		return

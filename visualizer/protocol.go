@@ -177,24 +177,35 @@ type scenarioInfo struct {
 	What  string `json:"what"`
 }
 
-type nodeState struct {
-	lab.NodeView
+// timers is what a node's events do not tell: its election timer, and on a
+// leader, what it knows of each follower. Read from the node itself.
+type timers struct {
 	ElectionElapsed int             `json:"electionElapsed"`
 	ElectionTimeout int             `json:"electionTimeout"`
 	Progress        []raft.Progress `json:"progress,omitempty"`
 }
 
+type nodeState struct {
+	lab.NodeView
+	timers
+}
+
+// clock is where a session is in its run; state and status frames carry it.
+type clock struct {
+	Time    time.Duration `json:"t"`
+	Seq     uint64        `json:"seq"`
+	Paused  bool          `json:"paused"`
+	Speed   float64       `json:"speed"`
+	Live    bool          `json:"live"`
+	Horizon mark          `json:"horizon"`
+}
+
 type stateFrame struct {
-	Type       string          `json:"type"` // "state"
-	Reason     string          `json:"reason"`
-	Impl       string          `json:"impl"`
-	Seed       uint64          `json:"seed"`
-	Time       time.Duration   `json:"t"`
-	Seq        uint64          `json:"seq"`
-	Paused     bool            `json:"paused"`
-	Speed      float64         `json:"speed"`
-	Live       bool            `json:"live"`
-	Horizon    mark            `json:"horizon"`
+	Type   string `json:"type"` // "state"
+	Reason string `json:"reason"`
+	Impl   string `json:"impl"`
+	Seed   uint64 `json:"seed"`
+	clock
 	Config     raft.Config     `json:"config"`
 	Network    lab.Network     `json:"network"`
 	Groups     [][]raft.NodeID `json:"groups"`
@@ -214,23 +225,16 @@ type mark struct {
 }
 
 type statusFrame struct {
-	Type     string        `json:"type"` // "status"
-	Time     time.Duration `json:"t"`
-	Seq      uint64        `json:"seq"`
-	Paused   bool          `json:"paused"`
-	Speed    float64       `json:"speed"`
-	Live     bool          `json:"live"`
-	Horizon  mark          `json:"horizon"`
-	Nodes    []nodeTimer   `json:"nodes"`
-	Scenario string        `json:"scenario,omitempty"`
+	Type string `json:"type"` // "status"
+	clock
+	Nodes    []nodeTimer `json:"nodes"`
+	Scenario string      `json:"scenario,omitempty"`
 }
 
 type nodeTimer struct {
-	ID              raft.NodeID     `json:"id"`
-	ElectionElapsed int             `json:"electionElapsed"`
-	ElectionTimeout int             `json:"electionTimeout"`
-	LastApplied     uint64          `json:"lastApplied"`
-	Progress        []raft.Progress `json:"progress,omitempty"`
+	ID          raft.NodeID `json:"id"`
+	LastApplied uint64      `json:"lastApplied"`
+	timers
 }
 
 type ackFrame struct {
@@ -256,22 +260,19 @@ func encode(v any) []byte {
 	return b
 }
 
-// eventsFrame writes {"type":"events","events":[...]} without re-encoding each event.
+// eventsFrame writes {"type":"events","events":[...]}.
 func eventsFrame(events []raft.Event) []byte {
 	b := make([]byte, 0, 64+len(events)*160)
-	b = append(b, `{"type":"events","events":[`...)
-	for i := range events {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = events[i].AppendJSON(b)
-	}
-	return append(b, ']', '}')
+	b = append(b, `{"type":"events","events":`...)
+	return append(appendEvents(b, events), '}')
 }
 
 // eventsJSON writes events as a JSON array.
 func eventsJSON(events []raft.Event) json.RawMessage {
-	b := make([]byte, 0, 2+len(events)*120)
+	return appendEvents(make([]byte, 0, 2+len(events)*120), events)
+}
+
+func appendEvents(b []byte, events []raft.Event) []byte {
 	b = append(b, '[')
 	for i := range events {
 		if i > 0 {

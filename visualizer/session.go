@@ -351,14 +351,24 @@ func (s *Session) nodeStates() []nodeState {
 	view := s.r.Sim.View()
 	out := make([]nodeState, len(view.Nodes))
 	for i, n := range view.Nodes {
-		ns := nodeState{NodeView: n}
+		ns := nodeState{NodeView: n, timers: s.timers(n.ID)}
 		ns.Log = slices.Clone(n.Log)
-		if st, ok := s.r.Sim.Status(n.ID); ok {
-			ns.ElectionElapsed, ns.ElectionTimeout, ns.Progress = st.ElectionElapsed, st.ElectionTimeout, st.Progress
-		}
 		out[i] = ns
 	}
 	return out
+}
+
+// timers reads a node's timers; a node that is down has none.
+func (s *Session) timers(id raft.NodeID) timers {
+	st, ok := s.r.Sim.Status(id)
+	if !ok {
+		return timers{}
+	}
+	return timers{ElectionElapsed: st.ElectionElapsed, ElectionTimeout: st.ElectionTimeout, Progress: st.Progress}
+}
+
+func (s *Session) clock() clock {
+	return clock{Time: s.r.Sim.Now(), Seq: s.r.Sim.Seq(), Paused: s.paused, Speed: s.speed, Live: s.live(), Horizon: s.horizon}
 }
 
 func (s *Session) stateFrame(reason string) []byte {
@@ -368,8 +378,7 @@ func (s *Session) stateFrame(reason string) []byte {
 	cfg.ID, cfg.Peers = 0, nil
 	f := stateFrame{
 		Type: "state", Reason: reason, Impl: s.simOpts.Impl, Seed: s.simOpts.Seed,
-		Time: sim.Now(), Seq: sim.Seq(), Paused: s.paused, Speed: s.speed, Live: s.live(),
-		Horizon: s.horizon, Config: cfg, Network: sim.Network(), Groups: view.Groups,
+		clock: s.clock(), Config: cfg, Network: sim.Network(), Groups: view.Groups,
 		Nodes: s.nodeStates(), InFlight: sim.InFlight(), Violations: sim.Violations(),
 		History: eventsJSON(s.history),
 	}
@@ -386,15 +395,9 @@ func (s *Session) stateFrame(reason string) []byte {
 }
 
 func (s *Session) statusFrame() []byte {
-	sim := s.r.Sim
-	f := statusFrame{Type: "status", Time: sim.Now(), Seq: sim.Seq(), Paused: s.paused, Speed: s.speed,
-		Live: s.live(), Horizon: s.horizon}
-	for _, n := range sim.View().Nodes {
-		t := nodeTimer{ID: n.ID}
-		if st, ok := sim.Status(n.ID); ok {
-			t.ElectionElapsed, t.ElectionTimeout, t.LastApplied, t.Progress = st.ElectionElapsed, st.ElectionTimeout, st.LastApplied, st.Progress
-		}
-		f.Nodes = append(f.Nodes, t)
+	f := statusFrame{Type: "status", clock: s.clock()}
+	for _, n := range s.r.Sim.View().Nodes {
+		f.Nodes = append(f.Nodes, nodeTimer{ID: n.ID, LastApplied: n.Applied, timers: s.timers(n.ID)})
 	}
 	if s.scenario != nil {
 		f.Scenario = s.scenario.narration()
@@ -482,7 +485,10 @@ func (s *Session) do(c Command) (string, error) {
 	case "partition":
 		return "", s.record(sim.Partition(c.Groups...))
 	case "network":
-		n, err := networkWith(sim.Network(), c.Knob, *c.Value)
+		n, err := sim.Network().WithKnob(c.Knob, *c.Value)
+		if err == nil {
+			err = n.Validate()
+		}
 		if err != nil {
 			return "", err
 		}
@@ -612,30 +618,6 @@ func (s *Session) reset(c Command) (string, error) {
 	s.batch = s.batch[:0]
 	s.broadcast(s.stateFrame("reset"))
 	return fmt.Sprintf("a new cluster of %d nodes, seed %d", opts.Nodes, opts.Seed), nil
-}
-
-// networkWith returns n with one setting changed.
-func networkWith(n lab.Network, knob string, v float64) (lab.Network, error) {
-	d := time.Duration(v * float64(time.Millisecond))
-	switch knob {
-	case "loss":
-		n.Loss = v
-	case "duplicate":
-		n.Duplicate = v
-	case "reorder":
-		n.Reorder = v
-	case "long-delay":
-		n.LongDelay = v
-	case "min-latency-ms":
-		n.MinLatency = d
-	case "max-latency-ms":
-		n.MaxLatency = d
-	case "max-long-delay-ms":
-		n.MaxLongDelay = d
-	default:
-		return n, fmt.Errorf("unknown network setting %q", knob)
-	}
-	return n, n.Validate()
 }
 
 // Recording returns the options and the commands of the run so far, and

@@ -10,20 +10,17 @@ import (
 
 func gradeCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("grade", "grade [-impl NAME] [-stage 1|2|3|all] [-seeds N] [-test STAGE/NAME [-seed N]]", stderr)
-	implName := fs.String("impl", "exercises", "implementation to grade: "+implNames())
+	implOf := implFlag(fs, "exercises", "implementation to grade")
 	stageFlag := fs.String("stage", "all", "stage to grade: 1 (election), 2 (replication), 3 (persistence) or all")
 	seeds := fs.Int("seeds", 0, "seeds per test (0: each test's own count, 20 or more)")
 	testName := fs.String("test", "", "run one test, e.g. 1/ReElection, and show every failure")
 	seed := fs.Uint64("seed", 0, "with -test: run only this seed (from a failure report)")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	impl, err := lookupImpl(*implName)
+	impl, err := implOf()
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	if *seeds < 0 {
 		return usagef("-seeds %d: give a number of seeds, or 0 for each test's own", *seeds)

@@ -162,6 +162,29 @@ func parse(fs *flagSet, args []string) error {
 	return nil
 }
 
+// implFlag adds -impl to fs; the function it returns gives the implementation named.
+func implFlag(fs *flagSet, def, what string) func() (lab.Implementation, error) {
+	name := fs.String("impl", def, what+": "+implNames())
+	return func() (lab.Implementation, error) {
+		impl, err := lookupImpl(*name)
+		if err != nil {
+			return impl, usageError{err.Error()}
+		}
+		return impl, nil
+	}
+}
+
+// parseFlags parses the flags of a command that takes no arguments.
+func parseFlags(fs *flagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
 func checkNodes(n int) error {
 	if n < 1 || n > lab.MaxNodes {
 		return usagef("-nodes %d: a cluster has 1 to %d nodes", n, lab.MaxNodes)

@@ -36,19 +36,16 @@ func addServeFlags(fs *flagSet) *serveFlags {
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", "[serve] [-impl NAME] [-nodes N] [-seed N] [-speed X] [-addr HOST:PORT] [-open=false]", stderr)
-	implName := fs.String("impl", "solutions", "implementation to run: "+implNames())
+	implOf := implFlag(fs, "solutions", "implementation to run")
 	nodes := fs.Int("nodes", 5, "number of servers")
 	seed := fs.Uint64("seed", 1, "seed of the run")
 	sf := addServeFlags(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	impl, err := lookupImpl(*implName)
+	impl, err := implOf()
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	if err := checkNodes(*nodes); err != nil {
 		return err

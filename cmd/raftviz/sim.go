@@ -31,7 +31,7 @@ type simFlags struct {
 func simCmd(args []string, stdout, stderr io.Writer) error {
 	var f simFlags
 	fs := newFlags("sim", "sim [-impl NAME] [-seed N] [-seeds K] [-nodes N] [-for D] [-loss P] [-propose R] [-churn] [-trace FILE]", stderr)
-	fs.StringVar(&f.impl, "impl", "solutions", "implementation to run: "+implNames())
+	implOf := implFlag(fs, "solutions", "implementation to run")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the run; the same seed and flags give the same run")
 	fs.IntVar(&f.seeds, "seeds", 1, "run this many seeds, from -seed on, and stop at the first violation")
 	fs.IntVar(&f.nodes, "nodes", 5, "number of servers")
@@ -42,16 +42,14 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.propose, "propose", 5, "commands proposed to the leader per second of virtual time")
 	fs.BoolVar(&f.churn, "churn", false, "crash, restart and cut off random servers every few seconds")
 	fs.StringVar(&f.tracePath, "trace", "", "write every event to this file (JSON lines); one seed only")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	impl, err := lookupImpl(f.impl)
+	impl, err := implOf()
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
+	f.impl = impl.Name
 	if err := checkNodes(f.nodes); err != nil {
 		return err
 	}
