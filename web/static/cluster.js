@@ -87,8 +87,9 @@ export class ClusterView {
       }
       v.term.textContent = n.up ? `term ${n.term}` : 'crashed';
       v.role.textContent = n.up ? (n.role === 'leader' ? '★ LEADER' : n.role === 'candidate' ? 'CANDIDATE' : 'follower') : 'down';
-      v.vote.textContent = !n.up ? '' : n.role === 'leader' ? '' : n.votedFor ? `voted n${n.votedFor}` : '';
       const cut = m.groupOf(n.id) !== main;
+      v.vote.textContent = !n.up ? '' : cut && m.groups.length > 1 ? '✂ cut off'
+        : n.role === 'leader' ? '' : n.votedFor ? `voted n${n.votedFor}` : '';
       v.g.classList.toggle('cut', cut && m.groups.length > 1);
       v.g.classList.toggle('picked', this.picked && this.picked.kind === 'node' && this.picked.id === n.id);
       v.g.classList.toggle('pick-a', !!(this.partitionPick && this.partitionPick.has(n.id)));
