@@ -96,17 +96,19 @@ func funcKey(fn *ast.FuncDecl) string {
 	return fn.Name.Name
 }
 
-func isStub(fn *ast.FuncDecl) bool {
-	found := false
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		if c, ok := n.(*ast.CallExpr); ok {
-			if s, ok := c.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "todo" {
-				found = true
-			}
+// stubStages maps each function of file name that still calls r.todo to
+// its stage, as the graded suite finds them.
+func stubStages(t *testing.T, name string) map[string]int {
+	t.Helper()
+	stubs, err := lab.FindStubs(Source)
+	require.NoError(t, err)
+	stages := map[string]int{}
+	for _, st := range stubs {
+		if st.File == name {
+			stages[st.Func] = st.Stage
 		}
-		return !found
-	})
-	return found
+	}
+	return stages
 }
 
 func printNode(t *testing.T, fset *token.FileSet, n any) string {
@@ -127,8 +129,9 @@ func splice(t *testing.T, name string, stages func(int) bool) []byte {
 		body     []byte
 	}
 	var cuts []cut
+	stubAt := stubStages(t, name)
 	for key, fn := range ex.funcs {
-		stage := stubStage(fn)
+		stage := stubAt[fn.Name.Name]
 		if stage == 0 || !stages(stage) {
 			continue
 		}
@@ -146,21 +149,6 @@ func splice(t *testing.T, name string, stages func(int) bool) []byte {
 		out = slices.Concat(out[:c.from], c.body, out[c.to:])
 	}
 	return out
-}
-
-func stubStage(fn *ast.FuncDecl) int {
-	stage := 0
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		if c, ok := n.(*ast.CallExpr); ok && len(c.Args) == 1 {
-			if s, ok := c.Fun.(*ast.SelectorExpr); ok && s.Sel.Name == "todo" {
-				if lit, ok := c.Args[0].(*ast.BasicLit); ok {
-					fmt.Sscan(lit.Value, &stage)
-				}
-			}
-		}
-		return stage == 0
-	})
-	return stage
 }
 
 // withoutComments prints Go source with comments dropped and the package
@@ -184,6 +172,7 @@ func TestExerciseMatchesReference(t *testing.T) {
 	for _, name := range ex {
 		exf := parseGo(t, name, false)
 		reff := parseGo(t, filepath.Join(refDir, name), false)
+		stages := stubStages(t, name)
 		require.ElementsMatch(t, keys(reff.funcs), keys(exf.funcs), "%s: the same functions and methods", name)
 		for key, fn := range exf.funcs {
 			rfn := reff.funcs[key]
@@ -191,7 +180,7 @@ func TestExerciseMatchesReference(t *testing.T) {
 				return printNode(t, p.fset, &ast.FuncDecl{Recv: f.Recv, Name: f.Name, Type: f.Type})
 			}
 			require.Equal(t, sig(reff, rfn), sig(exf, fn), "%s: %s has another signature in the exercise", name, key)
-			if stage := stubStage(fn); stage > 0 {
+			if stage := stages[fn.Name.Name]; stage > 0 {
 				found[stage] = append(found[stage], fn.Name.Name)
 				continue
 			}

@@ -62,10 +62,15 @@ func (o Options) Validate() error {
 	if o.New == nil {
 		errs = append(errs, errors.New("lab: Options.New is nil: say which implementation to run"))
 	}
-	cfg := raft.ClusterConfig(1, max(o.Nodes, 1))
+	return errors.Join(append(errs, o.nodeConfig(1).Validate(), o.Network.Validate())...)
+}
+
+// nodeConfig is the raft.Config of server id: the template's timings, IDs 1..Nodes.
+func (o Options) nodeConfig(id raft.NodeID) raft.Config {
+	cfg := raft.ClusterConfig(id, max(o.Nodes, 1))
 	cfg.TickInterval, cfg.ElectionTimeout, cfg.HeartbeatTimeout, cfg.MaxAppendEntries =
 		o.Config.TickInterval, o.Config.ElectionTimeout, o.Config.HeartbeatTimeout, o.Config.MaxAppendEntries
-	return errors.Join(append(errs, cfg.Validate(), o.Network.Validate())...)
+	return cfg
 }
 
 // Sim is a deterministic simulated cluster: a virtual clock, one queue of
@@ -181,10 +186,7 @@ func New(opts Options) (*Sim, error) {
 	}
 	for i := range opts.Nodes {
 		id := raft.NodeID(i + 1)
-		cfg := raft.ClusterConfig(id, opts.Nodes)
-		cfg.TickInterval, cfg.ElectionTimeout, cfg.HeartbeatTimeout, cfg.MaxAppendEntries =
-			opts.Config.TickInterval, opts.Config.ElectionTimeout, opts.Config.HeartbeatTimeout, opts.Config.MaxAppendEntries
-		s.nodes = append(s.nodes, &simNode{id: id, cfg: cfg, store: raft.NewInmemStore()})
+		s.nodes = append(s.nodes, &simNode{id: id, cfg: opts.nodeConfig(id), store: raft.NewInmemStore()})
 	}
 	for _, n := range s.nodes {
 		s.boot(n, raft.Saved{})

@@ -180,10 +180,6 @@ func (t *Test) Options(impl Implementation, seed uint64) Options {
 	return Options{Nodes: nodes, Seed: seed, New: impl.New, Impl: impl.Name, Network: net, SyncTicks: t.SyncTicks}
 }
 
-// maxEventsPerSecond bounds how many events a run may produce per second of
-// virtual time before it is stopped as a message storm.
-const maxEventsPerSecond = 200_000
-
 func runOnce(impl Implementation, t *Test, seed uint64, sink func(*raft.Event)) (res Result) {
 	res.Seed = seed
 	opts := t.Options(impl, seed)

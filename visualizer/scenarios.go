@@ -128,11 +128,6 @@ func (run *scenarioRun) after(d time.Duration) func() bool {
 
 func (run *scenarioRun) hasLeader() bool { return run.leader() != raft.None }
 
-// remember stores the current leader under a name.
-func (run *scenarioRun) remember(name string) func() error {
-	return func() error { run.ids[name] = run.leader(); return nil }
-}
-
 func (run *scenarioRun) record(err error) error { return run.s.record(err) }
 
 func (run *scenarioRun) propose(id raft.NodeID, cmd string) error {

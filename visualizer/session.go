@@ -149,14 +149,14 @@ func NewSession(opts SessionOptions) (*Session, error) {
 		}
 		s.quiet = false
 		s.horizon = mark{Time: s.r.Sim.Now(), Seq: s.r.Sim.Seq()}
-		if err := s.restart(cmds); err != nil {
+		if err := s.start(s.simOpts, cmds); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-// start builds a fresh cluster that will replay cmds.
+// start builds a fresh cluster from its seed that will replay cmds.
 func (s *Session) start(opts lab.Options, cmds []raft.Event) error {
 	opts.Sink = s.sink
 	r, err := lab.NewReplayer(opts, cmds)
@@ -166,13 +166,6 @@ func (s *Session) start(opts lab.Options, cmds []raft.Event) error {
 	s.simOpts, s.r = opts, r
 	s.batch = s.batch[:0]
 	return nil
-}
-
-// restart rebuilds the cluster from its seed, keeping the recording.
-func (s *Session) restart(cmds []raft.Event) error {
-	err := s.start(s.simOpts, cmds)
-	s.batch = s.batch[:0]
-	return err
 }
 
 // sink receives every event of the cluster.
@@ -560,7 +553,7 @@ func (s *Session) propose(c Command) (string, error) {
 func (s *Session) seek(c Command) error {
 	s.paused = true
 	cmds := s.r.Commands()
-	if err := s.restart(cmds); err != nil {
+	if err := s.start(s.simOpts, cmds); err != nil {
 		return err
 	}
 	s.quiet = true
