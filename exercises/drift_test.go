@@ -17,7 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/lab/grade"
 )
 
 // These tests keep the exercise and the reference from drifting apart: the
@@ -32,11 +32,11 @@ const refDir = "../solutions"
 // comparison is skipped — except in the project's CI, which sets RAFTLAB_CI.
 func pristine(t *testing.T) {
 	t.Helper()
-	stubs, err := lab.FindStubs(Source)
+	stubs, err := grade.FindStubs(Source)
 	require.NoError(t, err)
 	for stage, names := range Shipped {
 		for _, name := range names {
-			if !slices.ContainsFunc(stubs, func(s lab.Stub) bool { return s.Stage == stage && s.Func == name }) {
+			if !slices.ContainsFunc(stubs, func(s grade.Stub) bool { return s.Stage == stage && s.Func == name }) {
 				if os.Getenv("RAFTLAB_CI") != "" {
 					t.Fatalf("%s (stage %d) is not a stub any more: the shipped exercise must keep every stub", name, stage)
 				}
@@ -100,7 +100,7 @@ func funcKey(fn *ast.FuncDecl) string {
 // its stage, as the graded suite finds them.
 func stubStages(t *testing.T, name string) map[string]int {
 	t.Helper()
-	stubs, err := lab.FindStubs(Source)
+	stubs, err := grade.FindStubs(Source)
 	require.NoError(t, err)
 	stages := map[string]int{}
 	for _, st := range stubs {

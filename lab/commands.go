@@ -94,17 +94,11 @@ func (s *Sim) Propose(id raft.NodeID, cmd []byte) (index, term uint64, isLeader 
 	return index, term, isLeader, nil
 }
 
-// ProposeToLeader offers cmd to the leader of the latest term, as a client
-// that knows the leader would. It returns the leader, or an error if no
+// ProposeToLeader offers cmd to the leader (View.Leader: the highest term among
+// servers that believe they lead), as a client that knows the leader would. It returns the leader, or an error if no
 // running node believes it leads.
 func (s *Sim) ProposeToLeader(cmd []byte) (leader raft.NodeID, index, term uint64, err error) {
-	var best raft.NodeID
-	var bestTerm uint64
-	for _, n := range s.view.Nodes {
-		if n.Up && n.Role == raft.Leader && n.Term >= bestTerm {
-			best, bestTerm = n.ID, n.Term
-		}
-	}
+	best, _ := s.view.Leader()
 	if best == raft.None {
 		return raft.None, 0, 0, errors.New("lab: no node believes it is the leader right now")
 	}

@@ -1,6 +1,7 @@
 // Package lab runs Raft implementations in a deterministic simulated
-// cluster, checks every step against Raft's safety rules, records runs as
-// traces, and grades implementations stage by stage.
+// cluster, checks every step against Raft's safety rules, and records runs as
+// traces that replay byte for byte. It is the engine under the graded suites
+// (lab/grade), the visualizer and raftviz sim.
 //
 // # The simulator
 //
@@ -28,11 +29,8 @@
 // TraceWriter writes them as JSON lines, ReadTrace reads them back (refusing a
 // damaged file with the line), and Verify replays a trace and compares.
 //
-// # Graded suites
+// # Grading
 //
-// Tests(stage) lists a stage's graded tests. Each drives a Harness — verbs a
-// student can name: CheckOneLeader, Disconnect, Crash, Restart, One — at many
-// seeds. RunStage runs a stage under go test; GradeStage makes the table of
-// points that `raftviz grade` prints. A failure is written to a trace file that
-// `raftviz replay` opens in the browser.
+// The graded suites live in lab/grade, on top of this package: they drive a
+// Sim through its exported, read-only accessors and never reach inside it.
 package lab

@@ -59,15 +59,22 @@ func (v *View) Node(id raft.NodeID) *NodeView {
 	return &v.Nodes[id-1]
 }
 
-// Leaders returns the live nodes that believe they lead, in ID order.
-func (v *View) Leaders() []raft.NodeID {
-	var ls []raft.NodeID
+// Leader is who leads the cluster as a viewer sees it: of the running servers
+// that believe they lead, the one with the highest term (a server cut off from
+// the others may still believe it leads an older term; a client should not go
+// there). It returns None and 0 when no running server believes it leads. Two
+// leaders in one term break Election Safety; then the lower ID is returned, so
+// the answer stays deterministic.
+//
+// This is the one place the lab decides who leads: the simulator, the
+// scenarios, the server's commands, raftviz sim and the page all ask it.
+func (v *View) Leader() (id raft.NodeID, term uint64) {
 	for _, n := range v.Nodes {
-		if n.Up && n.Role == raft.Leader {
-			ls = append(ls, n.ID)
+		if n.Up && n.Role == raft.Leader && (id == raft.None || n.Term > term) {
+			id, term = n.ID, n.Term
 		}
 	}
-	return ls
+	return id, term
 }
 
 // Connected reports whether a and b are in the same partition group.

@@ -22,7 +22,7 @@ func BenchmarkCommit(b *testing.B) {
 	s, err := lab.New(lab.Options{Nodes: 5, Seed: 1, New: New})
 	require.NoError(b, err)
 	s.RunFor(time.Second)
-	leader := s.View().Leaders()[0]
+	leader, _ := s.View().Leader()
 	cmd := []byte("x")
 	msgs0 := s.Stats().Messages()
 	events0 := s.Stats().Events
@@ -54,7 +54,7 @@ func BenchmarkCommitBatched(b *testing.B) {
 	s, err := lab.New(lab.Options{Nodes: 5, Seed: 1, New: New})
 	require.NoError(b, err)
 	s.RunFor(time.Second)
-	leader := s.View().Leaders()[0]
+	leader, _ := s.View().Leader()
 	msgs0 := s.Stats().Messages()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -242,6 +242,7 @@ import (
 	"time"
 
 	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/lab/grade"
 %s)
 
 type caught struct {
@@ -272,14 +273,14 @@ func main() {
 			var found []caught
 			start := time.Now()
 			for stage := 1; stage <= m.stage; stage++ {
-				for _, t := range lab.Tests(stage) {
+				for _, t := range grade.Tests(stage) {
 					var c *caught
 					n := t.SeedsToRun()
 					if t.Name != m.caughtBy {
 						n = min(n, 10) // enough to list the other tests that catch it
 					}
 					for k := range n {
-						r := lab.RunTest(m.impl, t, t.Seed(k), "")
+						r := grade.RunTest(m.impl, t, t.Seed(k), "")
 						if r.Failure == nil {
 							continue
 						}

@@ -109,15 +109,10 @@ func (run *scenarioRun) narration() string {
 
 func (run *scenarioRun) sim() *lab.Sim { return run.s.r.Sim }
 
-// leader returns the leader of the latest term among running nodes, or None.
+// leader returns the leader as View.Leader decides it, or None.
 func (run *scenarioRun) leader() raft.NodeID {
-	best, term := raft.None, uint64(0)
-	for _, n := range run.sim().View().Nodes {
-		if n.Up && n.Role == raft.Leader && n.Term >= term {
-			best, term = n.ID, n.Term
-		}
-	}
-	return best
+	id, _ := run.sim().View().Leader()
+	return id
 }
 
 func (run *scenarioRun) term(id raft.NodeID) uint64 { return run.sim().View().Node(id).Term }

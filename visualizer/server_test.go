@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -417,7 +418,7 @@ func TestReplaySessionShowsWholeRecording(t *testing.T) {
 	sim, err := lab.New(opts)
 	require.NoError(t, err)
 	sim.RunFor(time.Second)
-	require.NoError(t, sim.Crash(sim.View().Leaders()[0]))
+	require.NoError(t, sim.Crash(leaderOf(sim)))
 	sim.RunFor(time.Second)
 	require.NoError(t, tw.Flush())
 	tr, err := lab.ReadTrace(&buf, "rec")
@@ -596,4 +597,35 @@ func BenchmarkStreamToOneViewer(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "events/s")
+}
+
+func leaderOf(sim *lab.Sim) raft.NodeID {
+	id, _ := sim.View().Leader()
+	return id
+}
+
+// TestProposeGoesToTheLeaderOfTheHighestTerm is the reproduction from the
+// "who leads" issue: seed 1, 5 servers, the leader cut off. Two servers then
+// believe they lead — the cut-off one in its old term, the new one in a higher
+// term — and a proposal to "the leader" must go to the new one, where it can
+// commit, not to the stale one, where it never can.
+func TestProposeGoesToTheLeaderOfTheHighestTerm(t *testing.T) {
+	ts := startServer(t, SessionOptions{Seed: 1, Speed: 5}, "")
+	c := ts.dial("")
+	c.next("state")
+	isLeader := func(e raft.Event) bool { return e.Kind == raft.EvRole && e.Role == raft.Leader }
+	old := c.waitEvent(isLeader)
+	c.do(map[string]any{"op": "isolate", "node": old.Node})
+	second := c.waitEvent(isLeader)
+	require.NotEqual(t, old.Node, second.Node)
+	c.do(map[string]any{"op": "pause"})
+	c.send(map[string]any{"op": "state"})
+	st := c.state()
+	stale := st.Nodes[old.Node-1]
+	require.True(t, stale.Up && stale.Role == raft.Leader, "the cut-off server still believes it leads term %d", old.Term)
+
+	f := c.answer(c.send(map[string]any{"op": "propose", "command": "to-the-leader"}))
+	require.Equal(t, "ack", f.Type, "%s", f.raw)
+	require.Contains(t, string(f.raw), fmt.Sprintf("n%d took", second.Node),
+		"the proposal went to %v of term %d, not to the stale n%d of term %d", second.Node, second.Term, old.Node, old.Term)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/lab/grade"
 	"github.com/raftlab/raftlab/raft"
 )
 
@@ -326,7 +327,7 @@ func (s *Session) hello(v *viewer) helloFrame {
 		h.Watchers = "this page is watch-only: the cluster is controlled from the machine running raftviz"
 	}
 	if src := s.opts.Impl.Source; src != nil {
-		if stubs, err := lab.FindStubs(src); err == nil {
+		if stubs, err := grade.FindStubs(src); err == nil {
 			for _, st := range stubs {
 				h.Todo = append(h.Todo, fmt.Sprintf("stage %d: %s (%s:%d)", st.Stage, st.Func, st.File, st.Line))
 			}
@@ -533,11 +534,9 @@ func (s *Session) propose(c Command) (string, error) {
 	sim := s.r.Sim
 	id := c.Node
 	if id == 0 {
-		ls := sim.View().Leaders()
-		if len(ls) == 0 {
+		if id, _ = sim.View().Leader(); id == raft.None {
 			return "", errors.New("there is no leader to propose to right now: wait for an election, or pick a node")
 		}
-		id = ls[len(ls)-1]
 	}
 	index, term, ok, err := sim.Propose(id, []byte(c.Text))
 	if err := s.record(err); err != nil {

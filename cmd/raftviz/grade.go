@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/lab/grade"
 )
 
 func gradeCmd(args []string, stdout, stderr io.Writer) error {
@@ -33,12 +34,12 @@ func gradeCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	var stages []int
 	if *stageFlag == "all" {
-		for _, s := range lab.Stages {
+		for _, s := range grade.Stages {
 			stages = append(stages, s.Number)
 		}
 	} else {
 		n, err := strconv.Atoi(*stageFlag)
-		if err != nil || lab.Tests(n) == nil {
+		if err != nil || grade.Tests(n) == nil {
 			return usagef("-stage %q: the stages are 1 (election), 2 (replication), 3 (persistence), or all", *stageFlag)
 		}
 		stages = []int{n}
@@ -49,7 +50,7 @@ func gradeCmd(args []string, stdout, stderr io.Writer) error {
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
-		g, err := lab.GradeStage(impl, n, *seeds, lab.TraceDir())
+		g, err := grade.GradeStage(impl, n, *seeds, grade.TraceDir())
 		if err != nil {
 			return err
 		}
@@ -71,21 +72,21 @@ func gradeCmd(args []string, stdout, stderr io.Writer) error {
 
 // gradeOne runs one test, at one seed or at all its seeds, and reports every failure.
 func gradeOne(impl lab.Implementation, name string, seed uint64, seeds int, stdout io.Writer) error {
-	t, err := lab.FindTest(name)
+	t, err := grade.FindTest(name)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	var results []lab.Result
+	var results []grade.Result
 	if seed != 0 {
-		results = append(results, lab.RunTest(impl, t, seed, lab.TraceDir()))
+		results = append(results, grade.RunTest(impl, t, seed, grade.TraceDir()))
 	} else {
 		n := seeds
 		if n == 0 {
 			n = t.SeedsToRun()
 		}
-		g := lab.RunSeeds(impl, t, n, false, lab.TraceDir())
+		g := grade.RunSeeds(impl, t, n, false, grade.TraceDir())
 		for _, f := range g.Failures {
-			results = append(results, lab.Result{Seed: f.Seed, Failure: f})
+			results = append(results, grade.Result{Seed: f.Seed, Failure: f})
 		}
 		fmt.Fprintf(stdout, "%s (%s): %d of %d seeds passed\n", t.ID(), t.What, g.Passed, g.Seeds)
 	}

@@ -189,9 +189,9 @@ func simOnce(impl lab.Implementation, f simFlags, seed uint64) (*simSummary, err
 		s.RunFor(step)
 		owed += f.propose * step.Seconds()
 		for ; owed >= 1; owed-- {
-			if ls := s.View().Leaders(); len(ls) > 0 {
+			if leader, _ := s.View().Leader(); leader != raft.None {
 				sum.proposed++
-				if _, _, _, err := s.Propose(ls[len(ls)-1], []byte(fmt.Sprintf("cmd-%d", sum.proposed))); err != nil {
+				if _, _, _, err := s.Propose(leader, []byte(fmt.Sprintf("cmd-%d", sum.proposed))); err != nil {
 					return nil, err
 				}
 			}

@@ -1,6 +1,7 @@
-package lab
+package grade
 
 import (
+	"github.com/raftlab/raftlab/lab"
 	"time"
 
 	"github.com/raftlab/raftlab/raft"
@@ -24,11 +25,11 @@ var stage3Tests = []*Test{
 		What: "a follower that crashes just after acknowledging entries still has them when it restarts"},
 	{Stage: 3, Name: "Figure8", Points: 4, Nodes: 5, Run: testFigure8,
 		What: "leaders crash over and over while proposing (Figure 8 of the paper); committed entries survive"},
-	{Stage: 3, Name: "Figure8Unreliable", Points: 4, Nodes: 5, Network: UnreliableNetwork(), Run: testFigure8Unreliable,
+	{Stage: 3, Name: "Figure8Unreliable", Points: 4, Nodes: 5, Network: lab.UnreliableNetwork(), Run: testFigure8Unreliable,
 		What: "leaders are cut off over and over on a lossy, reordering network; committed entries survive"},
 	{Stage: 3, Name: "ReliableChurn", Points: 4, Nodes: 5, Run: func(h *Harness) { testChurn(h, false) },
 		What: "random crashes, restarts and cuts while clients propose; at the end every server agrees"},
-	{Stage: 3, Name: "UnreliableChurn", Points: 4, Nodes: 5, Network: UnreliableNetwork(), Run: func(h *Harness) { testChurn(h, true) },
+	{Stage: 3, Name: "UnreliableChurn", Points: 4, Nodes: 5, Network: lab.UnreliableNetwork(), Run: func(h *Harness) { testChurn(h, true) },
 		What: "the same churn on a lossy, reordering network"},
 }
 
@@ -252,7 +253,7 @@ func testFigure8Unreliable(h *Harness) {
 	for _, id := range h.ids() {
 		h.Connect(id)
 	}
-	h.SetNetwork(DefaultNetwork())
+	h.SetNetwork(lab.DefaultNetwork())
 	h.One(rnd(), h.N(), true)
 }
 
@@ -295,7 +296,7 @@ func testChurn(h *Harness, unreliable bool) {
 	}
 
 	if unreliable {
-		h.SetNetwork(DefaultNetwork())
+		h.SetNetwork(lab.DefaultNetwork())
 	}
 	for _, id := range h.ids() {
 		if !h.sim.Up(id) {
@@ -323,9 +324,9 @@ func (h *Harness) CheckLogsAgree(last uint64) {
 			}
 		}
 	}
-	for i, ce := range h.sim.check.committed {
-		if ce.entry.Index != 0 && uint64(i+1) <= last && !ref[i].Equal(ce.entry) {
-			h.Fatalf("agreement", "entry %s was committed by %v but the final log holds %s at index %d", ce.entry, ce.by, ref[i], i+1)
+	for i := uint64(1); i <= min(last, h.sim.HighestCommitted()); i++ {
+		if en, by, ok := h.sim.Committed(i); ok && !ref[i-1].Equal(en) {
+			h.Fatalf("agreement", "entry %s was committed by %v but the final log holds %s at index %d", en, by, ref[i-1], i)
 		}
 	}
 }

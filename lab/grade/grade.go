@@ -1,7 +1,8 @@
-package lab
+package grade
 
 import (
 	"fmt"
+	"github.com/raftlab/raftlab/lab"
 	"io"
 	"runtime"
 	"sync"
@@ -33,7 +34,7 @@ type StageGrade struct {
 
 // RunSeeds runs test t at seeds 0..n-1 on impl, using every core. With
 // stopEarly, it stops starting new seeds after the first failure.
-func RunSeeds(impl Implementation, t *Test, n int, stopEarly bool, traceDir string) TestGrade {
+func RunSeeds(impl lab.Implementation, t *Test, n int, stopEarly bool, traceDir string) TestGrade {
 	start := time.Now()
 	g := TestGrade{Test: t, Seeds: n}
 	results := make([]Result, n)
@@ -91,7 +92,7 @@ func RunSeeds(impl Implementation, t *Test, n int, stopEarly bool, traceDir stri
 }
 
 // GradeStage runs every test of a stage at seeds seeds each (0: each test's own count).
-func GradeStage(impl Implementation, stage, seeds int, traceDir string) (StageGrade, error) {
+func GradeStage(impl lab.Implementation, stage, seeds int, traceDir string) (StageGrade, error) {
 	start := time.Now()
 	sg := StageGrade{Stage: stage}
 	st, err := CheckStage(impl, stage)
@@ -118,7 +119,7 @@ func GradeStage(impl Implementation, stage, seeds int, traceDir string) (StageGr
 }
 
 // WriteTable writes the stage's results as a table, failures after it.
-func (sg StageGrade) WriteTable(w io.Writer, impl Implementation) {
+func (sg StageGrade) WriteTable(w io.Writer, impl lab.Implementation) {
 	fmt.Fprintf(w, "Stage %d: %s\n", sg.Stage, StageName(sg.Stage))
 	if !sg.State.Started {
 		fmt.Fprintf(w, "  not started — %s\n", NotStartedMessage(impl, sg.Stage))

@@ -1,9 +1,9 @@
-package lab
+package grade
 
 import (
 	"fmt"
+	"github.com/raftlab/raftlab/lab"
 	"hash/fnv"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,22 +13,6 @@ import (
 
 	"github.com/raftlab/raftlab/raft"
 )
-
-// Implementation is a Raft implementation the lab can run and grade.
-type Implementation struct {
-	// Name is how commands name it: "solutions", "exercises".
-	Name string
-	New  raft.Constructor
-	// Dir is the package's folder from the module root, for messages.
-	Dir string
-	// Source, if set, holds the package's Go files; the suite reads them to
-	// find the TODO stubs still in place (see Stubs).
-	Source fs.FS
-	// Shipped lists, by stage, the functions shipped as TODO stubs. A stage
-	// whose shipped stubs all still call todo is not started, and its tests
-	// are skipped.
-	Shipped map[int][]string
-}
 
 // Test is one graded test: a behaviour a student can name, checked at many
 // seeds with the safety checker on.
@@ -40,8 +24,8 @@ type Test struct {
 	// Nodes is the cluster size; Seeds how many seeds it runs at (DefaultSeeds if 0).
 	Nodes int
 	Seeds int
-	// Network is the network at the start (DefaultNetwork if zero).
-	Network Network
+	// lab.Network is the network at the start (lab.DefaultNetwork if zero).
+	Network lab.Network
 	// SyncTicks starts every clock ticking at the same instants.
 	SyncTicks bool
 	Run       func(h *Harness)
@@ -132,9 +116,9 @@ type Failure struct {
 	Rule string `json:"rule"`
 	// Message says what happened.
 	Message string `json:"message"`
-	// Violation is set when a safety rule broke.
-	Violation *Violation `json:"violation,omitempty"`
-	// Trace is the file the run was written to, if it could be.
+	// lab.Violation is set when a safety rule broke.
+	Violation *lab.Violation `json:"violation,omitempty"`
+	// lab.Trace is the file the run was written to, if it could be.
 	Trace string `json:"trace,omitempty"`
 	// Recent lists the last events of the run, for context.
 	Recent []string `json:"recent,omitempty"`
@@ -149,12 +133,12 @@ type Result struct {
 	Failure *Failure
 	Events  uint64
 	Elapsed time.Duration
-	Stats   Stats
+	Stats   lab.Stats
 }
 
 // RunTest runs test t on impl at one seed. A failure is written to a trace
 // file under traceDir (unless traceDir is "") so that it can be replayed.
-func RunTest(impl Implementation, t *Test, seed uint64, traceDir string) Result {
+func RunTest(impl lab.Implementation, t *Test, seed uint64, traceDir string) Result {
 	start := time.Now()
 	res := runOnce(impl, t, seed, nil)
 	res.Elapsed = time.Since(start)
@@ -168,23 +152,23 @@ func RunTest(impl Implementation, t *Test, seed uint64, traceDir string) Result 
 }
 
 // Options are the simulator options test t runs with at seed, on impl.
-func (t *Test) Options(impl Implementation, seed uint64) Options {
+func (t *Test) Options(impl lab.Implementation, seed uint64) lab.Options {
 	nodes := t.Nodes
 	if nodes == 0 {
 		nodes = 3
 	}
 	net := t.Network
-	if net == (Network{}) {
-		net = DefaultNetwork()
+	if net == (lab.Network{}) {
+		net = lab.DefaultNetwork()
 	}
-	return Options{Nodes: nodes, Seed: seed, New: impl.New, Impl: impl.Name, Network: net, SyncTicks: t.SyncTicks}
+	return lab.Options{Nodes: nodes, Seed: seed, New: impl.New, Impl: impl.Name, Network: net, SyncTicks: t.SyncTicks}
 }
 
-func runOnce(impl Implementation, t *Test, seed uint64, sink func(*raft.Event)) (res Result) {
+func runOnce(impl lab.Implementation, t *Test, seed uint64, sink func(*raft.Event)) (res Result) {
 	res.Seed = seed
 	opts := t.Options(impl, seed)
 	opts.Sink = sink
-	sim, err := New(opts)
+	sim, err := lab.New(opts)
 	if err != nil {
 		res.Failure = &Failure{Test: t.ID(), Seed: seed, Rule: "setup", Message: err.Error()}
 		return res
@@ -213,7 +197,7 @@ func runOnce(impl Implementation, t *Test, seed uint64, sink func(*raft.Event)) 
 		case nil:
 		case failure:
 			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: sim.Now(), Rule: f.check, Message: f.msg}
-		case Violation:
+		case lab.Violation:
 			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: f.Time, Rule: f.Rule, Message: f.Text, Violation: &f}
 		default:
 			panic(r) // a bug in the lab itself, not in the implementation
@@ -226,7 +210,7 @@ func runOnce(impl Implementation, t *Test, seed uint64, sink func(*raft.Event)) 
 
 // writeFailureTrace runs the failing seed again, writing every event to a
 // trace file, and checks that it fails the same way.
-func writeFailureTrace(impl Implementation, t *Test, seed uint64, dir string, f *Failure) {
+func writeFailureTrace(impl lab.Implementation, t *Test, seed uint64, dir string, f *Failure) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return
 	}
@@ -237,9 +221,9 @@ func writeFailureTrace(impl Implementation, t *Test, seed uint64, dir string, f 
 		return
 	}
 	defer file.Close()
-	hdr := HeaderFor(t.Options(impl, seed))
+	hdr := lab.HeaderFor(t.Options(impl, seed))
 	hdr.Test = t.ID()
-	tw, err := NewTraceWriter(file, hdr)
+	tw, err := lab.NewTraceWriter(file, hdr)
 	if err != nil {
 		return
 	}
@@ -284,7 +268,7 @@ func (f *Failure) Report() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s failed at seed %d, %s of virtual time.\n", f.Test, f.Seed, raft.FormatTime(f.Time))
 	if f.Violation != nil {
-		fmt.Fprintf(&b, "  Safety rule broken: %s — %s\n", f.Rule, Rules[f.Rule])
+		fmt.Fprintf(&b, "  Safety rule broken: %s — %s\n", f.Rule, lab.Rules[f.Rule])
 		fmt.Fprintf(&b, "  What happened: %s (event #%d)\n", f.Message, f.Violation.Cause)
 	} else {
 		fmt.Fprintf(&b, "  Check failed: %s\n  What happened: %s\n", f.Rule, indent(f.Message))

@@ -1,8 +1,9 @@
-package lab
+package grade
 
 import (
 	"bytes"
 	"fmt"
+	"github.com/raftlab/raftlab/lab"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 // A check that fails stops the test with a message saying what was expected
 // and what happened instead.
 type Harness struct {
-	sim       *Sim
+	sim       *lab.Sim
 	seed      uint64
 	rng       *rand.Rand // the test's own choices (which node to cut off), apart from the cluster's
 	connected []bool
@@ -39,11 +40,11 @@ func (h *Harness) Fatalf(check, format string, args ...any) {
 	panic(failure{check: check, msg: fmt.Sprintf(format, args...)})
 }
 
-// Sim is the simulated cluster, for tests that need more than the verbs.
-func (h *Harness) Sim() *Sim { return h.sim }
+// lab.Sim is the simulated cluster, for tests that need more than the verbs.
+func (h *Harness) Sim() *lab.Sim { return h.sim }
 
 // N is the number of servers.
-func (h *Harness) N() int { return len(h.sim.nodes) }
+func (h *Harness) N() int { return h.sim.Options().Nodes }
 
 // Rand is the test's own random source, seeded by the test's seed.
 func (h *Harness) Rand() *rand.Rand { return h.rng }
@@ -52,7 +53,7 @@ func (h *Harness) Rand() *rand.Rand { return h.rng }
 func (h *Harness) Now() time.Duration { return h.sim.Now() }
 
 // ElectionTimeout is the configured (shortest) election timeout.
-func (h *Harness) ElectionTimeout() time.Duration { return h.sim.opts.Config.ElectionTimeout }
+func (h *Harness) ElectionTimeout() time.Duration { return h.sim.Options().Config.ElectionTimeout }
 
 // Run lets the cluster run for d of virtual time, then checks that no safety
 // rule broke.
@@ -79,7 +80,7 @@ func (h *Harness) checkSafety() {
 	if vs := h.sim.Violations(); len(vs) > 0 {
 		panic(vs[0])
 	}
-	if h.sim.stats.Events > h.maxEvents {
+	if h.sim.Stats().Events > h.maxEvents {
 		h.Fatalf("event budget", "the run produced more than %d events by %s of virtual time: something sends messages without end (a heartbeat or vote storm?)",
 			h.maxEvents, raft.FormatTime(h.sim.Now()))
 	}
@@ -157,7 +158,7 @@ func (h *Harness) Restart(id raft.NodeID) {
 }
 
 // SetNetwork changes the network's behaviour.
-func (h *Harness) SetNetwork(n Network) {
+func (h *Harness) SetNetwork(n lab.Network) {
 	if err := h.sim.SetNetwork(n); err != nil {
 		h.Fatalf("harness", "%v", err)
 	}

@@ -1,6 +1,7 @@
-package lab
+package grade
 
 import (
+	"github.com/raftlab/raftlab/lab"
 	"time"
 
 	"github.com/raftlab/raftlab/raft"
@@ -25,7 +26,7 @@ var stage1Tests = []*Test{
 	{Stage: 1, Name: "MessageBudget", Points: 5, Nodes: 5, Run: testMessageBudget,
 		What: "a stable cluster sends about one heartbeat per follower per HeartbeatTimeout, and elections don't loop"},
 	{Stage: 1, Name: "UnreliableElections", Points: 5, Nodes: 5, SyncTicks: true, Run: testUnreliableElections,
-		Network: Network{MinLatency: time.Millisecond, MaxLatency: 10 * time.Millisecond, Loss: 0.1, Duplicate: 0.3, Reorder: 0.3, LongDelay: 0.05, MaxLongDelay: 300 * time.Millisecond},
+		Network: lab.Network{MinLatency: time.Millisecond, MaxLatency: 10 * time.Millisecond, Loss: 0.1, Duplicate: 0.3, Reorder: 0.3, LongDelay: 0.05, MaxLongDelay: 300 * time.Millisecond},
 		What:    "split elections on a network that loses, duplicates and reorders votes still elect one leader per term"},
 }
 
@@ -97,7 +98,7 @@ func testReElection(h *Harness) {
 }
 
 func testVoteResetsTimer(h *Harness) {
-	tick := h.sim.opts.Config.TickInterval
+	tick := h.sim.Options().Config.TickInterval
 	remaining := func(id raft.NodeID) int {
 		st := h.Status(id)
 		return st.ElectionTimeout - st.ElectionElapsed
@@ -247,7 +248,7 @@ func testUnreliableElections(h *Harness) {
 // each follower's heartbeat and its reply every HeartbeatTimeout, with room
 // for twice that.
 func messageBudget(h *Harness) float64 {
-	perSecond := float64(time.Second) / float64(h.sim.opts.Config.HeartbeatTimeout)
+	perSecond := float64(time.Second) / float64(h.sim.Options().Config.HeartbeatTimeout)
 	return 2 * 2 * float64(h.N()-1) * perSecond
 }
 
@@ -261,7 +262,7 @@ func testMessageBudget(h *Harness) {
 		sent := float64(h.sim.Stats().Messages() - before)
 		if limit := budget*d.Seconds() + extra; sent > limit {
 			h.Fatalf("message budget", "%s, the cluster sent %.0f messages in %v, more than the %.0f allowed: a leader needs only one AppendEntries per follower per HeartbeatTimeout (%v), and a candidate one RequestVote per server per election",
-				what, sent, d, limit, h.sim.opts.Config.HeartbeatTimeout)
+				what, sent, d, limit, h.sim.Options().Config.HeartbeatTimeout)
 		}
 	}
 	measure("with a stable leader", 10*time.Second, 0)

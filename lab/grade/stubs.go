@@ -1,7 +1,8 @@
-package lab
+package grade
 
 import (
 	"fmt"
+	"github.com/raftlab/raftlab/lab"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -96,7 +97,7 @@ type StageState struct {
 
 // CheckStage reports whether impl has started stage, and which stubs remain.
 // An implementation without Source (the reference) has no stubs.
-func CheckStage(impl Implementation, stage int) (StageState, error) {
+func CheckStage(impl lab.Implementation, stage int) (StageState, error) {
 	st := StageState{Stage: stage, Started: true}
 	if impl.Source == nil {
 		return st, nil
@@ -130,7 +131,7 @@ func containsAll(have, want []string) bool {
 }
 
 // NotStartedMessage tells a student where to begin a stage.
-func NotStartedMessage(impl Implementation, stage int) string {
+func NotStartedMessage(impl lab.Implementation, stage int) string {
 	file := ""
 	for _, s := range Stages {
 		if s.Number == stage {

@@ -1,6 +1,7 @@
-package lab
+package grade
 
 import (
+	"github.com/raftlab/raftlab/lab"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ var stage2Tests = []*Test{
 		What: "an election costs a few messages, and each committed entry about one AppendEntries and reply per follower"},
 	{Stage: 2, Name: "OldTermEntries", Points: 4, Nodes: 5, Run: testOldTermEntries,
 		What: "a leader never commits an entry of an earlier term by counting replicas (section 5.4.2, Figure 8)"},
-	{Stage: 2, Name: "UnreliableAgree", Points: 4, Nodes: 5, Network: UnreliableNetwork(), Run: testUnreliableAgree,
+	{Stage: 2, Name: "UnreliableAgree", Points: 4, Nodes: 5, Network: lab.UnreliableNetwork(), Run: testUnreliableAgree,
 		What: "agreement despite lost, duplicated and reordered messages: a late AppendEntries never shortens a log"},
 }
 
@@ -383,7 +384,7 @@ func testMessageCount(h *Harness) {
 		}
 		sent := float64(h.sim.Stats().Messages() - before)
 		elapsed := h.Now() - start
-		heartbeats := elapsed.Seconds() * float64(time.Second) / float64(h.sim.opts.Config.HeartbeatTimeout) * float64(2*(h.N()-1))
+		heartbeats := elapsed.Seconds() * float64(time.Second) / float64(h.sim.Options().Config.HeartbeatTimeout) * float64(2*(h.N()-1))
 		perEntry := float64(2 * (h.N() - 1))
 		if limit := 1.5*(n+1)*perEntry + 1.5*heartbeats + 10; sent > limit {
 			h.Fatalf("message count", "replicating %d entries one by one took %.0f messages in %v; %.0f per entry (an AppendEntries and a reply to each follower) plus heartbeats would be %.0f",
@@ -457,6 +458,6 @@ func testUnreliableAgree(h *Harness) {
 		}
 		h.Run(time.Duration(1+h.Rand().IntN(20)) * time.Millisecond)
 	}
-	h.SetNetwork(DefaultNetwork())
+	h.SetNetwork(lab.DefaultNetwork())
 	h.One("final", h.N(), true)
 }

@@ -1,0 +1,33 @@
+// Package gradetest runs a stage's graded tests under go test, one subtest per
+// graded test. It is the only part of the grader that imports testing, so that
+// the raftviz binary does not link it.
+package gradetest
+
+import (
+	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/lab/grade"
+	"testing"
+)
+
+// RunStage runs the graded tests of a stage on impl as subtests of t, each at
+// its seeds. A stage whose stubs are untouched is skipped, with a message
+// that says where to begin; a failure reports the rule broken, the seed, and
+// how to replay the run in the browser.
+func RunStage(t *testing.T, impl lab.Implementation, stage int) {
+	t.Helper()
+	st, err := grade.CheckStage(impl, stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Started {
+		t.Skip(grade.NotStartedMessage(impl, stage))
+	}
+	for _, test := range grade.Tests(stage) {
+		t.Run(test.Name, func(t *testing.T) {
+			g := grade.RunSeeds(impl, test, test.SeedsToRun(), true, grade.TraceDir())
+			if len(g.Failures) > 0 {
+				t.Errorf("%s\n  (%s)\n%s", g.Failures[0].Report(), test.What, st.RemainingMessage(impl.Dir))
+			}
+		})
+	}
+}
