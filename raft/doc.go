@@ -50,10 +50,52 @@
 // WatchLeader reports leadership changes. NewHTTPTransport carries messages
 // between processes; NewInmemNetwork connects Runtimes in one process.
 //
+//	secret := []byte(os.Getenv("RAFT_SECRET")) // the same 32+ random bytes on every server
 //	store, _ := raft.OpenFileStore("n1.store")
-//	transport, _ := raft.NewHTTPTransport(cfg.Peers, cfg.ID)
+//	transport, _ := raft.NewHTTPTransport(cfg.Peers, cfg.ID, raft.HTTPOptions{Secret: secret})
 //	r, _ := raft.NewRaft(cfg, solutions.New, store, transport, raft.RuntimeOptions{})
 //	http.Handle(raft.RPCPath, r.HandleRPC())
 //	r.Start(ctx)
 //	for e := range r.Applied() { apply(e.Command) }
+//
+// # Peers authenticate
+//
+// A Raft server believes what its peers tell it: one AppendEntries with a high
+// term from a stranger would make a follower cut its log and so break State
+// Machine Safety. So every message the HTTP transport sends carries, in the
+// Raft-Auth header, an HMAC-SHA256 keyed with the cluster secret over the
+// whole body and over its sender, its receiver, the sender's boot epoch and a
+// counter. HandleRPC steps a message only if that HMAC is right, the sender is
+// a peer, the receiver is this server, the body names the same sender, and
+// the (epoch, counter) is newer than every one accepted from that sender;
+// anything else is answered 403 and counted in Stats().RPCsRefused. Without a
+// secret NewHTTPTransport refuses to start; HTTPOptions.Insecure turns all of
+// this off and is for tests only. The in-memory network does not
+// authenticate: its messages never leave the process.
+//
+// Replay. The epoch is the sender's wall-clock time when its transport was
+// made, in nanoseconds, and the counter rises by one per message. A receiver
+// remembers, per sender, the newest (epoch, counter) it accepted, and refuses
+// an older epoch or, within one epoch, a counter already passed. So:
+//
+//   - a captured message replayed while its sender runs is refused (its
+//     counter has been passed), and so is one from an earlier boot, once the
+//     receiver has heard from the current one;
+//   - a restarted sender is accepted at once: its new epoch is later. It is
+//     refused only if its clock went back past its previous boot — and then
+//     only until the clock passes that time again, or the receiver restarts.
+//   - a restarted receiver remembers nothing, so until it first hears from a
+//     sender's current boot, an attacker can replay that sender's old
+//     messages to it, each at most once per boot, in order. That gains
+//     nothing: a replayed message is a genuine message delivered late, and
+//     Raft is safe under messages that are delayed, duplicated and reordered
+//     (section 5.1, "messages may be lost, delayed or duplicated"); it cannot
+//     carry a term or an entry its sender never sent. An attacker on the
+//     path can also drop messages, which no authentication prevents: that
+//     costs liveness, never safety.
+//
+// The secret is the whole of the trust: anyone who has it is a member. Keep
+// it out of the source and the command line. Messages are signed, not
+// encrypted: use https addresses (and a Client that trusts them) to keep
+// commands private.
 package raft

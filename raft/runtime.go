@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type Runtime struct {
 	statuses  chan chan Status
 	leader    chan NodeID // buffer of one: the newest leader wins
 	applied   *entryQueue
+
+	rpcsRefused  atomic.Uint64
+	inboxDropped atomic.Uint64
 
 	done    chan struct{}
 	mu      sync.Mutex
@@ -130,7 +134,22 @@ func (r *Runtime) Deliver(m Message) {
 	select {
 	case r.inbox <- m:
 	default:
+		r.inboxDropped.Add(1)
 	}
+}
+
+// RuntimeStats counts what a server refused or dropped since it was made.
+type RuntimeStats struct {
+	// RPCsRefused counts messages HandleRPC refused as unauthenticated,
+	// tampered with or replayed: none of them reached the node.
+	RPCsRefused uint64
+	// InboxDropped counts messages dropped because the node's inbox was full.
+	InboxDropped uint64
+}
+
+// Stats returns the server's counters.
+func (r *Runtime) Stats() RuntimeStats {
+	return RuntimeStats{RPCsRefused: r.rpcsRefused.Load(), InboxDropped: r.inboxDropped.Load()}
 }
 
 // Propose asks the server to add cmd to the replicated log. It returns the

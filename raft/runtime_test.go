@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,47 @@ type server struct {
 	rt     *raft.Runtime
 	store  *raft.FileStore
 	cancel context.CancelFunc
-	got    chan raft.Entry
+	got    *recorder
+}
+
+// recorder keeps every entry a server applies, and wakes whoever waits for one.
+type recorder struct {
+	mu      sync.Mutex
+	entries []raft.Entry
+	changed chan struct{} // closed at the next entry, then replaced
+}
+
+func record(rt *raft.Runtime) *recorder {
+	r := &recorder{changed: make(chan struct{})}
+	go func() {
+		for e := range rt.Applied() {
+			r.mu.Lock()
+			r.entries = append(r.entries, e)
+			close(r.changed)
+			r.changed = make(chan struct{})
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+// until waits until the applied entries satisfy done, and returns a copy of them.
+func (r *recorder) until(t *testing.T, what string, done func([]raft.Entry) bool) []raft.Entry {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		r.mu.Lock()
+		entries, changed := append([]raft.Entry(nil), r.entries...), r.changed
+		r.mu.Unlock()
+		if done(entries) {
+			return entries
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("%s: not within 20s (applied %d entries)", what, len(entries))
+		}
+	}
 }
 
 func startServer(t *testing.T, net *raft.InmemNetwork, dir string, id raft.NodeID, n int) *server {
@@ -37,13 +78,7 @@ func startServer(t *testing.T, net *raft.InmemNetwork, dir string, id raft.NodeI
 	net.Attach(id, rt)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, rt.Start(ctx))
-	s := &server{id: id, rt: rt, store: store, cancel: cancel, got: make(chan raft.Entry, 1000)}
-	go func() {
-		for e := range rt.Applied() {
-			s.got <- e
-		}
-	}()
-	return s
+	return &server{id: id, rt: rt, store: store, cancel: cancel, got: record(rt)}
 }
 
 func (s *server) stop() {
@@ -71,17 +106,25 @@ func waitLeader(t *testing.T, s *server) raft.NodeID {
 // waitApplied waits until s has applied cmd, and returns its entry.
 func waitApplied(t *testing.T, s *server, cmd string) raft.Entry {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case e := <-s.got:
+	entries := appliedUntil(t, s, cmd)
+	return entries[len(entries)-1]
+}
+
+// appliedUntil waits until s has applied cmd, and returns every entry it
+// applied up to that one.
+func appliedUntil(t *testing.T, s *server, cmd string) []raft.Entry {
+	t.Helper()
+	var upTo int
+	s.got.until(t, fmt.Sprintf("%v applies %q", s.id, cmd), func(es []raft.Entry) bool {
+		for i, e := range es {
 			if string(e.Command) == cmd {
-				return e
+				upTo = i + 1
+				return true
 			}
-		case <-timeout:
-			t.Fatalf("%v did not apply %q within 10s", s.id, cmd)
 		}
-	}
+		return false
+	})
+	return s.got.until(t, "", func([]raft.Entry) bool { return true })[:upTo]
 }
 
 func propose(t *testing.T, servers []*server, cmd string) uint64 {
@@ -164,10 +207,11 @@ func TestRuntimeOverHTTP(t *testing.T) {
 		peers[i] = raft.Peer{ID: raft.NodeID(i + 1), Address: srvs[i].URL}
 	}
 	servers := make([]*server, n)
+	secret := []byte("a test secret of 32 bytes or more, never use it")
 	for i := range servers {
 		cfg := raft.ClusterConfig(raft.NodeID(i+1), n)
 		cfg.Peers = peers
-		tr, err := raft.NewHTTPTransport(peers, cfg.ID)
+		tr, err := raft.NewHTTPTransport(peers, cfg.ID, raft.HTTPOptions{Secret: secret})
 		require.NoError(t, err)
 		defer tr.Close()
 		store, err := raft.OpenFileStore(filepath.Join(t.TempDir(), "store"))
@@ -180,13 +224,7 @@ func TestRuntimeOverHTTP(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		require.NoError(t, rt.Start(ctx))
-		s := &server{id: cfg.ID, rt: rt, store: store, cancel: cancel, got: make(chan raft.Entry, 100)}
-		go func() {
-			for e := range rt.Applied() {
-				s.got <- e
-			}
-		}()
-		servers[i] = s
+		servers[i] = &server{id: cfg.ID, rt: rt, store: store, cancel: cancel, got: record(rt)}
 	}
 	waitLeader(t, servers[0])
 	propose(t, servers, "over http")
@@ -194,21 +232,17 @@ func TestRuntimeOverHTTP(t *testing.T) {
 		waitApplied(t, s, "over http")
 	}
 
-	// A bad message is refused with a reason.
+	// A message without the cluster's proof is refused with a reason.
 	resp, err := http.Post(srvs[0].URL+raft.RPCPath, "application/json", strings.NewReader(`{"type":"RequestVote","from":9,"to":1,"term":1}`))
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	resp, err = http.Post(srvs[0].URL+raft.RPCPath, "application/json", strings.NewReader(`{"type":"Gossip"}`))
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 }
 
 func TestNewRaftRefusesBadConfig(t *testing.T) {
 	cfg := raft.ClusterConfig(4, 3)
 	_, err := raft.NewRaft(cfg, solutions.New, raft.NewInmemStore(), raft.NewInmemNetwork().Transport(), raft.RuntimeOptions{})
 	require.ErrorContains(t, err, "raft: ID n4 is not in Peers [n1 n2 n3]")
-	_, err = raft.NewHTTPTransport([]raft.Peer{{ID: 2, Address: "10.0.0.2:7000"}}, 1)
+	_, err = raft.NewHTTPTransport([]raft.Peer{{ID: 2, Address: "10.0.0.2:7000"}}, 1, raft.HTTPOptions{Insecure: true})
 	require.ErrorContains(t, err, `peer n2 has address "10.0.0.2:7000": want a base URL`)
 }

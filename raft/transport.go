@@ -3,6 +3,7 @@ package raft
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,20 +19,61 @@ const RPCPath = "/raft/message"
 const maxRPCBytes = 64 << 20
 
 // HandleRPC returns the handler that receives this server's messages: POST
-// RPCPath with the JSON form of a Message. A malformed message is answered
-// 400 with what is wrong; a good one 204.
+// RPCPath with the JSON form of a Message and its AuthHeader. It needs the
+// server's Transport to be an HTTPTransport, which holds the cluster secret.
+//
+// A message is stepped only if it proves it comes from a peer (see the
+// package doc, "Peers authenticate"); anything else is answered 403 with the
+// reason, counted in Stats().RPCsRefused, and dropped. A malformed body is
+// answered 400, a good message 204.
 func (r *Runtime) HandleRPC() http.Handler {
+	t, _ := r.transport.(*HTTPTransport)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "raft: send messages with POST", http.StatusMethodNotAllowed)
 			return
 		}
+		if t == nil {
+			r.rpcsRefused.Add(1)
+			http.Error(w, "raft: this server's transport is not an HTTPTransport, so it has no cluster secret to check messages with; build it with NewHTTPTransport", http.StatusForbidden)
+			return
+		}
+		header := req.Header.Get(AuthHeader)
+		if t.auth != nil && header == "" {
+			// Refused before the body is read: a stranger costs no memory.
+			r.rpcsRefused.Add(1)
+			http.Error(w, fmt.Sprintf("raft: message refused: no %s header: every server of the cluster must be given the cluster secret", AuthHeader), http.StatusForbidden)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(req.Body, maxRPCBytes+1))
+		if err != nil {
+			http.Error(w, "raft: reading the message: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(body) > maxRPCBytes {
+			http.Error(w, fmt.Sprintf("raft: a message over %d bytes", maxRPCBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
+		from := None
+		if t.auth != nil {
+			if from, err = t.auth.verify(header, body); err != nil {
+				r.rpcsRefused.Add(1)
+				http.Error(w, err.Error(), http.StatusForbidden)
+				return
+			}
+		}
 		var m Message
-		dec := json.NewDecoder(io.LimitReader(req.Body, maxRPCBytes))
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&m); err != nil {
 			http.Error(w, "raft: the body is not a message: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if from != None && m.From != from {
+			// Signed by one peer but naming another as its sender.
+			r.rpcsRefused.Add(1)
+			http.Error(w, fmt.Sprintf("raft: message refused: signed by %v but names %v as its sender", from, m.From), http.StatusForbidden)
 			return
 		}
 		if err := r.checkIncoming(m); err != nil {
@@ -59,10 +101,27 @@ func (r *Runtime) checkIncoming(m Message) error {
 	return fmt.Errorf("raft: a message from %v, which is not a peer of %v", m.From, r.cfg.ID)
 }
 
+// HTTPOptions are the settings of an HTTPTransport.
+type HTTPOptions struct {
+	// Secret is the cluster secret, the same on every server, at least
+	// MinSecretBytes long: every message carries an HMAC made with it, and a
+	// message without a valid one is refused. Keep it out of the source.
+	Secret []byte
+	// Insecure turns authentication off: messages are sent unsigned and any
+	// message naming a peer is stepped. FOR TESTS ONLY — anyone who can reach
+	// the port can then forge a message and break the cluster's safety.
+	Insecure bool
+	// Client sends the messages (default: a client with a 2s timeout).
+	Client *http.Client
+}
+
 // HTTPTransport sends messages to each peer's HandleRPC over HTTP, in order,
-// from one goroutine per peer. A peer that does not answer loses messages,
-// as a network would; Raft retries what matters.
+// from one goroutine per peer, each signed with the cluster secret; the
+// server's HandleRPC checks what arrives with the same secret. A peer that
+// does not answer loses messages, as a network would; Raft retries what
+// matters.
 type HTTPTransport struct {
+	auth   *authenticator // nil only when Insecure
 	client *http.Client
 	queues map[NodeID]chan Message
 	urls   map[NodeID]string
@@ -72,13 +131,30 @@ type HTTPTransport struct {
 }
 
 // NewHTTPTransport sends to the peers at their Address (a base URL such as
-// http://10.0.0.2:7000), skipping self.
-func NewHTTPTransport(peers []Peer, self NodeID) (*HTTPTransport, error) {
+// http://10.0.0.2:7000), skipping self, signing every message with
+// opts.Secret. It refuses to start without a secret unless opts.Insecure.
+func NewHTTPTransport(peers []Peer, self NodeID, opts HTTPOptions) (*HTTPTransport, error) {
 	t := &HTTPTransport{
-		client: &http.Client{Timeout: 2 * time.Second},
+		client: opts.Client,
 		queues: map[NodeID]chan Message{},
 		urls:   map[NodeID]string{},
 		done:   make(chan struct{}),
+	}
+	if t.client == nil {
+		t.client = &http.Client{Timeout: 2 * time.Second}
+	}
+	switch {
+	case opts.Insecure && len(opts.Secret) > 0:
+		return nil, errors.New("raft: HTTPOptions has both a Secret and Insecure; drop Insecure (it is for tests only)")
+	case !opts.Insecure:
+		if len(opts.Secret) == 0 {
+			return nil, errors.New("raft: NewHTTPTransport needs the cluster secret (HTTPOptions.Secret, the same on every server) so that peers can prove who they are; Insecure turns this off, for tests only")
+		}
+		auth, err := newAuthenticator(opts.Secret, self, peers)
+		if err != nil {
+			return nil, err
+		}
+		t.auth = auth
 	}
 	for _, p := range peers {
 		if p.ID == self {
@@ -88,10 +164,12 @@ func NewHTTPTransport(peers []Peer, self NodeID) (*HTTPTransport, error) {
 			return nil, fmt.Errorf("raft: peer %v has address %q: want a base URL such as http://10.0.0.2:7000", p.ID, p.Address)
 		}
 		t.urls[p.ID] = strings.TrimSuffix(p.Address, "/") + RPCPath
+	}
+	for id, url := range t.urls {
 		q := make(chan Message, 1024)
-		t.queues[p.ID] = q
+		t.queues[id] = q
 		t.wg.Add(1)
-		go t.sendLoop(t.urls[p.ID], q)
+		go t.sendLoop(id, url, q)
 	}
 	return t, nil
 }
@@ -108,22 +186,28 @@ func (t *HTTPTransport) Send(m Message) {
 	}
 }
 
-func (t *HTTPTransport) sendLoop(url string, q chan Message) {
+func (t *HTTPTransport) sendLoop(to NodeID, url string, q chan Message) {
 	defer t.wg.Done()
 	for {
 		select {
 		case <-t.done:
 			return
 		case m := <-q:
-			body, err := json.Marshal(m)
+			body := m.AppendJSON(nil)
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 			if err != nil {
 				continue
 			}
-			resp, err := t.client.Post(url, "application/json", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			if t.auth != nil {
+				// Signed here, in sending order, so each peer sees counters rise.
+				req.Header.Set(AuthHeader, t.auth.sign(to, body))
+			}
+			resp, err := t.client.Do(req)
 			if err != nil {
 				continue // lost, as on any network
 			}
-			_, _ = io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 			resp.Body.Close()
 		}
 	}
@@ -136,7 +220,9 @@ func (t *HTTPTransport) Close() {
 }
 
 // InmemNetwork connects Runtimes in one process, for tests and examples:
-// each gets a Transport that delivers straight to the others. Servers can be
+// each gets a Transport that delivers straight to the others. It does not
+// authenticate: its messages never leave the process, so only code already
+// running inside it could forge one. Servers can be
 // cut off and reconnected.
 type InmemNetwork struct {
 	mu    sync.Mutex
