@@ -210,7 +210,7 @@ type stateFrame struct {
 	Network    lab.Network     `json:"network"`
 	Groups     [][]raft.NodeID `json:"groups"`
 	Nodes      []nodeState     `json:"nodes"`
-	InFlight   []lab.InFlight  `json:"inflight"`
+	InFlight   []inFlight      `json:"inflight"`
 	Violations []lab.Violation `json:"violations"`
 	// History holds the timeline's events (see timelineKinds) up to the
 	// horizon, from which the page draws the timeline.
@@ -260,11 +260,18 @@ func encode(v any) []byte {
 	return b
 }
 
-// eventsFrame writes {"type":"events","events":[...]}.
-func eventsFrame(events []raft.Event) []byte {
-	b := make([]byte, 0, 64+len(events)*160)
-	b = append(b, `{"type":"events","events":`...)
-	return append(appendEvents(b, events), '}')
+// eventsFrame writes {"type":"events","events":[...]}, each event with its
+// message's key and text (see sentMessages).
+func eventsFrame(events []raft.Event, sent *sentMessages) []byte {
+	b := make([]byte, 0, 64+len(events)*200)
+	b = append(b, `{"type":"events","events":[`...)
+	for i := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = sent.appendEvent(b, &events[i])
+	}
+	return append(b, ']', '}')
 }
 
 // eventsJSON writes events as a JSON array.

@@ -193,9 +193,37 @@ func (c *client) refused(cmd map[string]any, want string) {
 // events waits for the next events frame and returns its events.
 func (c *client) events() []raft.Event {
 	c.t.Helper()
-	var ef struct{ Events []raft.Event }
-	c.next("events").decode(c.t, &ef)
-	return ef.Events
+	events, _ := decodePageEvents(c.t, c.next("events"))
+	return events
+}
+
+// decodePageEvents reads an events frame: the trace's events, and the key
+// the page is given for each message (0 for none). It checks that each
+// message comes with its server-made text form.
+func decodePageEvents(t testing.TB, f frame) ([]raft.Event, []uint64) {
+	t.Helper()
+	var ef struct{ Events []map[string]json.RawMessage }
+	f.decode(t, &ef)
+	events := make([]raft.Event, len(ef.Events))
+	keys := make([]uint64, len(ef.Events))
+	for i, fields := range ef.Events {
+		var say string
+		if raw, ok := fields["say"]; ok {
+			require.NoError(t, json.Unmarshal(raw, &say))
+		}
+		if raw, ok := fields["key"]; ok {
+			require.NoError(t, json.Unmarshal(raw, &keys[i]))
+		}
+		delete(fields, "say")
+		delete(fields, "key")
+		raw, err := json.Marshal(fields)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &events[i]))
+		if m := events[i].Msg; m != nil {
+			require.Equal(t, m.String(), say, "a message's text is raft.Message.String")
+		}
+	}
+	return events, keys
 }
 
 // waitEvent reads events until match returns true, and returns that event.

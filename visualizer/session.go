@@ -99,6 +99,7 @@ type Session struct {
 	scenario *scenarioRun
 	// quiet: events are not batched for viewers (while seeking).
 	quiet bool
+	sent  sentMessages
 }
 
 // request is a command from a viewer.
@@ -171,6 +172,7 @@ func (s *Session) start(opts lab.Options, cmds []raft.Event) error {
 
 // sink receives every event of the cluster.
 func (s *Session) sink(e *raft.Event) {
+	s.sent.note(e)
 	if !s.quiet {
 		s.batch = append(s.batch, *e)
 	}
@@ -229,19 +231,31 @@ func (s *Session) run(ctx context.Context) {
 			s.flush()
 			s.broadcast(s.statusFrame())
 		case now := <-tick.C:
-			dt := now.Sub(s.lastWall)
-			s.lastWall = now
-			if !s.paused {
-				s.advance(time.Duration(float64(dt) * s.speed))
-			}
-			s.runScenario()
-			s.flush()
+			s.frame(now)
 			if now.Sub(lastStatus) >= 100*time.Millisecond {
 				lastStatus = now
 				s.broadcast(s.statusFrame())
 			}
 		}
 	}
+}
+
+// frame advances the cluster by the wall time since the last frame, at the
+// session's speed or as a scenario paces it, and moves the scenario on.
+func (s *Session) frame(now time.Time) {
+	dt := now.Sub(s.lastWall)
+	s.lastWall = now
+	if !s.paused {
+		speed, hold := s.speed, false
+		if s.scenario != nil {
+			speed, hold = s.scenario.pace(dt, s.speed)
+		}
+		if !hold {
+			s.advance(time.Duration(float64(dt) * speed))
+		}
+	}
+	s.runScenario()
+	s.flush()
 }
 
 // advance runs the cluster for d of virtual time, within the frame's budget.
@@ -277,7 +291,7 @@ func (s *Session) flush() {
 	if len(s.batch) == 0 {
 		return
 	}
-	frame := eventsFrame(s.batch)
+	frame := eventsFrame(s.batch, &s.sent)
 	s.batch = s.batch[:0]
 	s.broadcast(frame)
 }
@@ -373,14 +387,11 @@ func (s *Session) stateFrame(reason string) []byte {
 	f := stateFrame{
 		Type: "state", Reason: reason, Impl: s.simOpts.Impl, Seed: s.simOpts.Seed,
 		clock: s.clock(), Config: cfg, Network: sim.Network(), Groups: view.Groups,
-		Nodes: s.nodeStates(), InFlight: sim.InFlight(), Violations: sim.Violations(),
+		Nodes: s.nodeStates(), InFlight: s.sent.inFlight(sim.InFlight()), Violations: sim.Violations(),
 		History: eventsJSON(s.history),
 	}
 	if f.Violations == nil {
 		f.Violations = []lab.Violation{}
-	}
-	if f.InFlight == nil {
-		f.InFlight = []lab.InFlight{}
 	}
 	if s.scenario != nil {
 		f.Scenario = s.scenario.narration()
