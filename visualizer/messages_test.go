@@ -38,9 +38,12 @@ func TestMessagesKeyedBySendEvent(t *testing.T) {
 		}
 	}
 	c.do(map[string]any{"op": "pause"})
-	c.send(map[string]any{"op": "state"})
-	st := c.state()
-	require.NotEmpty(t, st.InFlight)
+	var st stateFrame
+	for len(st.InFlight) == 0 { // a moment with messages on their way
+		c.do(map[string]any{"op": "step"})
+		c.send(map[string]any{"op": "state"})
+		st = c.state()
+	}
 	for _, f := range st.InFlight {
 		require.NotZero(t, f.Key)
 		require.Equal(t, f.Msg.String(), f.Say)

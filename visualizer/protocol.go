@@ -216,6 +216,19 @@ type stateFrame struct {
 	// horizon, from which the page draws the timeline.
 	History  json.RawMessage `json:"history"`
 	Scenario string          `json:"scenario,omitempty"`
+	Leader   leaderMark      `json:"leader"`
+}
+
+// leaderMark is who leads, as lab.View.Leader decides it (ID 0: no one).
+// The page shows it rather than deciding for itself.
+type leaderMark struct {
+	ID   raft.NodeID `json:"id"`
+	Term uint64      `json:"term"`
+}
+
+func leaderMarkOf(v *lab.View) leaderMark {
+	id, term := v.Leader()
+	return leaderMark{ID: id, Term: term}
 }
 
 // mark is a point of a run: a time and an event number.
@@ -229,6 +242,7 @@ type statusFrame struct {
 	clock
 	Nodes    []nodeTimer `json:"nodes"`
 	Scenario string      `json:"scenario,omitempty"`
+	Leader   leaderMark  `json:"leader"`
 }
 
 type nodeTimer struct {
@@ -260,9 +274,10 @@ func encode(v any) []byte {
 	return b
 }
 
-// eventsFrame writes {"type":"events","events":[...]}, each event with its
-// message's key and text (see sentMessages).
-func eventsFrame(events []raft.Event, sent *sentMessages) []byte {
+// eventsFrame writes {"type":"events","events":[...],"leader":{...}}, each
+// event with its message's key and text (see sentMessages), and who leads
+// after the last of them.
+func eventsFrame(events []raft.Event, sent *sentMessages, leader leaderMark) []byte {
 	b := make([]byte, 0, 64+len(events)*200)
 	b = append(b, `{"type":"events","events":[`...)
 	for i := range events {
@@ -271,7 +286,8 @@ func eventsFrame(events []raft.Event, sent *sentMessages) []byte {
 		}
 		b = sent.appendEvent(b, &events[i])
 	}
-	return append(b, ']', '}')
+	b = fmt.Appendf(b, `],"leader":{"id":%d,"term":%d}}`, leader.ID, leader.Term)
+	return b
 }
 
 // eventsJSON writes events as a JSON array.

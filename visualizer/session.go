@@ -291,7 +291,7 @@ func (s *Session) flush() {
 	if len(s.batch) == 0 {
 		return
 	}
-	frame := eventsFrame(s.batch, &s.sent)
+	frame := eventsFrame(s.batch, &s.sent, leaderMarkOf(s.r.Sim.View()))
 	s.batch = s.batch[:0]
 	s.broadcast(frame)
 }
@@ -388,7 +388,7 @@ func (s *Session) stateFrame(reason string) []byte {
 		Type: "state", Reason: reason, Impl: s.simOpts.Impl, Seed: s.simOpts.Seed,
 		clock: s.clock(), Config: cfg, Network: sim.Network(), Groups: view.Groups,
 		Nodes: s.nodeStates(), InFlight: s.sent.inFlight(sim.InFlight()), Violations: sim.Violations(),
-		History: eventsJSON(s.history),
+		History: eventsJSON(s.history), Leader: leaderMarkOf(view),
 	}
 	if f.Violations == nil {
 		f.Violations = []lab.Violation{}
@@ -400,7 +400,7 @@ func (s *Session) stateFrame(reason string) []byte {
 }
 
 func (s *Session) statusFrame() []byte {
-	f := statusFrame{Type: "status", clock: s.clock()}
+	f := statusFrame{Type: "status", clock: s.clock(), Leader: leaderMarkOf(s.r.Sim.View())}
 	for _, n := range s.r.Sim.View().Nodes {
 		f.Nodes = append(f.Nodes, nodeTimer{ID: n.ID, LastApplied: n.Applied, timers: s.timers(n.ID)})
 	}
