@@ -247,6 +247,14 @@ func (s *Sim) Do(cmd *raft.Event) error {
 		return s.Partition(cmd.Groups...)
 	case raft.EvNetwork:
 		return s.setKnob(cmd.Knob, cmd.Value)
+	case raft.EvHold:
+		return s.Hold(cmd.Cause)
+	case raft.EvRelease:
+		return s.Release(cmd.Cause)
+	case raft.EvDiscard:
+		return s.Discard(cmd.Cause)
+	case raft.EvDuplicate:
+		return s.Duplicate(cmd.Cause)
 	case raft.EvPropose:
 		if len(cmd.Entries) != 1 {
 			return fmt.Errorf("lab: propose event #%d has %d entries, want 1", cmd.Seq, len(cmd.Entries))

@@ -25,6 +25,9 @@ type item struct {
 	dup  bool   // itemArrive: the second copy of a duplicated message
 	lost bool   // itemArrive: the network lost this message on the way
 	msg  *raft.Message
+	// sent (itemArrive) is the number of the message's send event: how
+	// commands name a message in flight (Sim.Hold and the others).
+	sent uint64
 }
 
 // queue is a binary min-heap of items ordered by (at, seq).
@@ -84,4 +87,41 @@ func (q *queue) pop() item {
 		i = m
 	}
 	return top
+}
+
+// remove takes item i out of the queue, keeping the heap in order.
+func (q *queue) remove(i int) item {
+	it := q.items[i]
+	last := len(q.items) - 1
+	q.items[i] = q.items[last]
+	q.items[last] = item{}
+	q.items = q.items[:last]
+	if i == last {
+		return it
+	}
+	// The item moved into i may belong above or below it.
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			break
+		}
+		q.items[i], q.items[p] = q.items[p], q.items[i]
+		i = p
+	}
+	for {
+		l := 2*i + 1
+		if l >= last {
+			break
+		}
+		m := l
+		if r := l + 1; r < last && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			break
+		}
+		q.items[i], q.items[m] = q.items[m], q.items[i]
+		i = m
+	}
+	return it
 }

@@ -115,6 +115,12 @@ type Sim struct {
 	// scratch holds events that are not pending units while they are emitted.
 	scratch raft.Event
 
+	// held holds the messages taken off the network by Hold, in the order
+	// they were held; holdIf, if set, holds every message it matches as it
+	// is sent (see HoldMatching).
+	held   []item
+	holdIf func(*raft.Message) bool
+
 	// watch, if set, is shown every event; RunUntilEvent stops once it matches.
 	watch   func(*raft.Event) bool
 	matched bool
@@ -575,7 +581,7 @@ func (s *Sim) carryOut(u *unit) {
 	ev := &u.ev
 	switch ev.Kind {
 	case raft.EvSend:
-		ev.Arrive = s.transmit(ev.Msg)
+		ev.Arrive = s.transmit(ev.Msg, s.seq+1) // emit below numbers the send event s.seq+1
 	case raft.EvSaveState:
 		_ = n.store.SaveHardState(raft.HardState{CurrentTerm: ev.Term, VotedFor: ev.Vote}) // an InmemStore never fails
 	case raft.EvSaveLog:
@@ -595,11 +601,14 @@ func (s *Sim) carryOut(u *unit) {
 		}
 	}
 	s.emit(ev)
+	if ev.Kind == raft.EvSend && s.holdIf != nil && s.holdIf(ev.Msg) {
+		_ = s.Hold(ev.Seq) // just sent: it is on its way, so this cannot fail
+	}
 }
 
 // transmit hands a message to the network, which decides its fate now:
 // lost, delayed, duplicated. It returns when the message arrives.
-func (s *Sim) transmit(m *raft.Message) time.Duration {
+func (s *Sim) transmit(m *raft.Message, sent uint64) time.Duration {
 	s.stats.Sent[m.Type]++
 	s.stats.Bytes += uint64(m.Size())
 	if m.Type == raft.AppendEntriesReply && (m.Reject == raft.LogTooShort || m.Reject == raft.TermMismatch) {
@@ -618,10 +627,10 @@ func (s *Sim) transmit(m *raft.Message) time.Duration {
 		at = max(at, *link)
 		*link = at
 	}
-	s.q.push(item{at: at, kind: itemArrive, node: m.To, msg: m, lost: lost})
+	s.q.push(item{at: at, kind: itemArrive, node: m.To, msg: m, lost: lost, sent: sent})
 	if !lost && s.net.Duplicate > 0 && s.rng.Float64() < s.net.Duplicate {
 		delay, _ := s.latency()
-		s.q.push(item{at: s.now + delay, kind: itemArrive, node: m.To, msg: m, dup: true})
+		s.q.push(item{at: s.now + delay, kind: itemArrive, node: m.To, msg: m, dup: true, sent: sent})
 	}
 	return at
 }
@@ -630,26 +639,39 @@ func (s *Sim) transmit(m *raft.Message) time.Duration {
 type InFlight struct {
 	Msg    *raft.Message `json:"msg"`
 	Arrive time.Duration `json:"arrive"`
+	// Sent is the number of the message's send event: the name the commands
+	// Hold, Release, Discard and Duplicate know it by.
+	Sent uint64 `json:"sent"`
 	// Lost: the network will drop it when it arrives. Dup: a duplicate.
 	Lost bool `json:"lost,omitempty"`
 	Dup  bool `json:"dup,omitempty"`
+	// Held: taken off the network by Hold; Arrive is when it would have
+	// arrived. It waits for Release or Discard.
+	Held bool `json:"held,omitempty"`
 }
 
-// InFlight lists the messages on their way, in order of arrival. Messages
-// being sent by the current step (not yet carried out) are not included.
+// InFlight lists the messages on their way, in order of arrival, then the
+// held messages in the order they were held. Messages being sent by the
+// current step (not yet carried out) are not included.
 func (s *Sim) InFlight() []InFlight {
 	var out []InFlight
 	for _, it := range s.q.items {
 		if it.kind == itemArrive {
-			out = append(out, InFlight{Msg: it.msg, Arrive: it.at, Lost: it.lost, Dup: it.dup})
+			out = append(out, InFlight{Msg: it.msg, Arrive: it.at, Sent: it.sent, Lost: it.lost, Dup: it.dup})
 		}
 	}
 	slices.SortFunc(out, func(a, b InFlight) int {
 		if a.Arrive != b.Arrive {
 			return cmp.Compare(a.Arrive, b.Arrive)
 		}
-		return cmp.Compare(a.Msg.From*100+a.Msg.To, b.Msg.From*100+b.Msg.To)
+		if a.Msg.From != b.Msg.From || a.Msg.To != b.Msg.To {
+			return cmp.Compare(a.Msg.From*100+a.Msg.To, b.Msg.From*100+b.Msg.To)
+		}
+		return cmp.Compare(a.Sent, b.Sent)
 	})
+	for _, it := range s.held {
+		out = append(out, InFlight{Msg: it.msg, Arrive: it.at, Sent: it.sent, Lost: it.lost, Dup: it.dup, Held: true})
+	}
 	return out
 }
 

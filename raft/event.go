@@ -46,6 +46,12 @@ const (
 	EvTimeout   // Node's election timer was made to expire.
 	EvPartition // The network was split into Groups (one group: healed).
 	EvNetwork   // The network setting Knob became Value.
+	// Message-level control: Cause is the send event of Msg, the message
+	// acted on; Node is where it is going.
+	EvHold      // Msg was taken off the network: it waits until released or discarded.
+	EvRelease   // Msg, held, was delivered now (a deliver or drop event follows).
+	EvDiscard   // Msg, on its way or held, was lost now (a drop event follows).
+	EvDuplicate // A copy of Msg, on its way or held, was delivered now; the original keeps its course.
 
 	// EvViolation: a safety rule (Rule) broke at the event numbered Cause; Text explains.
 	EvViolation
@@ -70,6 +76,10 @@ var eventKindNames = [...]string{
 	EvTimeout:   "timeout",
 	EvPartition: "partition",
 	EvNetwork:   "network",
+	EvHold:      "hold",
+	EvRelease:   "release",
+	EvDiscard:   "discard",
+	EvDuplicate: "duplicate",
 	EvViolation: "violation",
 }
 
@@ -82,7 +92,7 @@ func (k EventKind) String() string {
 
 // IsCommand reports whether events of kind k are commands from outside the
 // cluster, which a replay must apply again.
-func (k EventKind) IsCommand() bool { return k >= EvPropose && k <= EvNetwork }
+func (k EventKind) IsCommand() bool { return k >= EvPropose && k <= EvDuplicate }
 
 // MarshalText writes the kind's name.
 func (k EventKind) MarshalText() ([]byte, error) {
@@ -153,6 +163,11 @@ func (e Event) String() string {
 	case EvApply, EvPropose:
 		if len(e.Entries) > 0 {
 			s += " " + e.Entries[0].String()
+		}
+	case EvHold, EvRelease, EvDiscard, EvDuplicate:
+		s += " sent at #" + strconv.FormatUint(e.Cause, 10)
+		if e.Msg != nil {
+			s += " " + e.Msg.String()
 		}
 	case EvSend, EvDeliver, EvDrop:
 		if e.Msg != nil {
