@@ -3,6 +3,8 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 )
 
@@ -51,7 +53,13 @@ func UnreliableNetwork() Network {
 	return n
 }
 
-// Validate reports every way n is wrong.
+// MaxDelay bounds every delay of a network: a message that takes longer than
+// this is as good as lost, and a bound keeps the arithmetic of drawing
+// latencies (and the work of a run) finite.
+const MaxDelay = time.Minute
+
+// Validate reports every way n is wrong. It is the one check of a network:
+// the simulator, traces and the visualizer's controls all go through it.
 func (n Network) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
@@ -62,6 +70,14 @@ func (n Network) Validate() error {
 	}
 	if n.MaxLatency < n.MinLatency {
 		bad("MaxLatency (%v) must be at least MinLatency (%v)", n.MaxLatency, n.MinLatency)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"MinLatency", n.MinLatency}, {"MaxLatency", n.MaxLatency}, {"MaxLongDelay", n.MaxLongDelay}} {
+		if d.v > MaxDelay || d.v < 0 && d.name == "MaxLongDelay" {
+			bad("%s (%v) must be between 0 and %v", d.name, d.v, MaxDelay)
+		}
 	}
 	for _, p := range []struct {
 		name string
@@ -97,11 +113,24 @@ type knob struct {
 	value float64
 }
 
+// knobNames lists the settings WithKnob knows.
+const knobNames = "loss, duplicate, reorder, long-delay, min-latency-ms, max-latency-ms or max-long-delay-ms"
+
 // WithKnob returns n with one setting changed, named as a network event
 // names it (loss, duplicate, reorder, long-delay: probabilities;
-// min-latency-ms, max-latency-ms, max-long-delay-ms: milliseconds).
+// min-latency-ms, max-latency-ms, max-long-delay-ms: milliseconds). It
+// refuses only what cannot be a setting at all — an unknown name, a value
+// that is not a number, or a time too large to hold; whether the new
+// network makes sense is for Validate.
 func (n Network) WithKnob(name string, v float64) (Network, error) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return n, fmt.Errorf("lab: network setting %s: %v is not a number", name, v)
+	}
 	d := time.Duration(v * float64(time.Millisecond))
+	if strings.HasSuffix(name, "-ms") && math.Abs(v) > float64(MaxDelay/time.Millisecond) {
+		// Refused here, before it overflows a Duration.
+		return n, fmt.Errorf("lab: network setting %s: %v is out of range: a delay is 0 to %d ms", name, v, MaxDelay/time.Millisecond)
+	}
 	switch name {
 	case "min-latency-ms":
 		n.MinLatency = d
@@ -118,7 +147,7 @@ func (n Network) WithKnob(name string, v float64) (Network, error) {
 	case "max-long-delay-ms":
 		n.MaxLongDelay = d
 	default:
-		return n, fmt.Errorf("lab: unknown network setting %q", name)
+		return n, fmt.Errorf("lab: unknown network setting %q (want %s)", name, knobNames)
 	}
 	return n, nil
 }

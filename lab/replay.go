@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -93,8 +94,17 @@ func (r *Replayer) StepEvent(limit time.Duration) (bool, error) {
 	return true, nil
 }
 
-// RunUntilSeq replays until event number seq has been emitted.
+// maxIdleSteps bounds the work a replay does without emitting an event. A
+// run that goes quiet (one server that leads alone sends nothing; a crafted
+// trace may ask for an event that never comes) would otherwise tick forever.
+// 4 million ticks is over eleven hours of virtual time at the default tick.
+const maxIdleSteps = 1 << 22
+
+// RunUntilSeq replays until event number seq has been emitted. It gives up,
+// with an error, when the run has no work left or has gone quiet for
+// maxIdleSteps units of work before reaching seq.
 func (r *Replayer) RunUntilSeq(seq uint64) error {
+	idle, last := 0, r.Sim.seq
 	for r.Sim.seq < seq {
 		ok, err := r.Step(maxTime)
 		if err != nil {
@@ -102,6 +112,11 @@ func (r *Replayer) RunUntilSeq(seq uint64) error {
 		}
 		if !ok {
 			return fmt.Errorf("lab: replay: the run stopped at event %d before reaching %d", r.Sim.seq, seq)
+		}
+		if r.Sim.seq != last {
+			idle, last = 0, r.Sim.seq
+		} else if idle++; idle > maxIdleSteps {
+			return fmt.Errorf("lab: replay: the run went quiet at event %d (%v of virtual time) and never reached event %d", r.Sim.seq, r.Sim.now, seq)
 		}
 	}
 	return nil
@@ -122,29 +137,123 @@ func (r *Replayer) RunUntil(t time.Duration) error {
 	return nil
 }
 
-// Verify runs the trace again with the implementation in opts.New and reports
-// the first event that differs, if any.
+// Verify runs the trace again with the implementation newNode builds and
+// reports the first event that differs, if any.
 func Verify(t *Trace, newNode raft.Constructor) error {
+	return VerifyContext(context.Background(), t, newNode)
+}
+
+// VerifyContext is Verify that also stops when ctx is done, with an
+// *InterruptedError saying how far it got.
+func VerifyContext(ctx context.Context, t *Trace, newNode raft.Constructor) error {
 	opts := t.Header.Options()
 	opts.New = newNode
-	var got [][]byte
-	opts.Sink = func(e *raft.Event) { got = append(got, e.AppendJSON(nil)) }
+	check := NewTraceChecker(t)
+	opts.Sink = check.Check
 	r, err := NewReplayer(opts, t.Commands())
 	if err != nil {
 		return err
 	}
-	var last uint64
-	if n := len(t.Events); n > 0 {
-		last = t.Events[n-1].Seq
+	return check.Run(ctx, r)
+}
+
+// TraceChecker compares the events of a run with a trace's as they are
+// emitted, keeping only the first difference: memory stays that of the trace.
+type TraceChecker struct {
+	t    *Trace
+	seen uint64 // events checked
+	err  error
+	buf  []byte
+	want []byte
+}
+
+// NewTraceChecker checks a run against t; give its Check to the run as
+// (part of) its Sink, and drive the run with Run.
+func NewTraceChecker(t *Trace) *TraceChecker { return &TraceChecker{t: t} }
+
+// Check compares one emitted event with the trace's.
+func (c *TraceChecker) Check(e *raft.Event) {
+	if c.err != nil {
+		return
 	}
-	if err := r.RunUntilSeq(last); err != nil {
-		return err
+	c.seen++
+	if c.seen > uint64(len(c.t.Events)) {
+		return // past the end of the trace: the run goes on, nothing to compare
 	}
-	for i := range t.Events {
-		want := t.Events[i].AppendJSON(nil)
-		if !bytes.Equal(got[i], want) {
-			return fmt.Errorf("lab: replay differs at event %d (trace line %d):\n  trace:  %s\n  replay: %s", i+1, i+2, want, got[i])
+	c.buf = e.AppendJSON(c.buf[:0])
+	c.want = c.t.Events[c.seen-1].AppendJSON(c.want[:0])
+	if !bytes.Equal(c.buf, c.want) {
+		c.err = fmt.Errorf("lab: replay differs at event %d (trace line %d): %s", c.seen, c.seen+1, lineDiff(c.want, c.buf))
+	}
+}
+
+// Err is the first difference found, if any.
+func (c *TraceChecker) Err() error { return c.err }
+
+// Run drives r (whose Sink includes c.Check) to the trace's last event and
+// returns the first difference. It stops at the first difference, when the
+// run cannot reach the trace's end (no more work, or quiet for too long), or
+// when ctx is done, saying where.
+func (c *TraceChecker) Run(ctx context.Context, r *Replayer) error {
+	n := len(c.t.Events)
+	if n == 0 {
+		return nil
+	}
+	last := c.t.Events[n-1]
+	idle, seen := 0, r.Sim.seq
+	for r.Sim.seq < last.Seq && c.err == nil {
+		ok, err := r.Step(last.Time)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("lab: replay stopped at event %d (%v) before the trace's event %d (%v): the run has diverged from the trace",
+				r.Sim.seq, r.Sim.now, last.Seq, last.Time)
+		}
+		if r.Sim.seq != seen {
+			idle, seen = 0, r.Sim.seq
+		} else if idle++; idle > maxIdleSteps {
+			return fmt.Errorf("lab: replay went quiet at event %d (%v) and never reached the trace's event %d", r.Sim.seq, r.Sim.now, last.Seq)
+		}
+		if r.Sim.steps%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return &InterruptedError{Event: r.Sim.seq, Of: last.Seq, Time: r.Sim.now}
+			}
 		}
 	}
-	return nil
+	return c.err
+}
+
+// InterruptedError says how far a replay got before it was stopped.
+type InterruptedError struct {
+	Event, Of uint64
+	Time      time.Duration
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("lab: replay interrupted at event %d of %d (%v of virtual time)", e.Event, e.Of, e.Time)
+}
+
+// lineDiff shows where two event lines differ, in bounded space: the common
+// start is cut to a short lead-in, and each side shows a window of at most
+// diffWindow bytes from the first byte that differs.
+func lineDiff(want, got []byte) string {
+	const lead, diffWindow = 40, 160
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	from := max(0, i-lead)
+	cut := func(b []byte) string {
+		end := min(len(b), i+diffWindow)
+		s := string(b[from:end])
+		if from > 0 {
+			s = "…" + s
+		}
+		if end < len(b) {
+			s += fmt.Sprintf("… (%d more bytes)", len(b)-end)
+		}
+		return s
+	}
+	return fmt.Sprintf("they differ from byte %d on:\n  trace:  %s\n  replay: %s", i+1, cut(want), cut(got))
 }

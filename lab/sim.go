@@ -62,7 +62,7 @@ func (o Options) Validate() error {
 	if o.New == nil {
 		errs = append(errs, errors.New("lab: Options.New is nil: say which implementation to run"))
 	}
-	return errors.Join(append(errs, o.nodeConfig(1).Validate(), o.Network.Validate())...)
+	return errors.Join(append(errs, o.nodeConfig(1).Validate(), checkTiming(o.Config), o.Network.Validate())...)
 }
 
 // nodeConfig is the raft.Config of server id: the template's timings, IDs 1..Nodes.

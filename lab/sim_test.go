@@ -63,7 +63,7 @@ func TestTraceRoundTripAndReplay(t *testing.T) {
 
 	// Every line reads back and writes out again the same.
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	require.Len(t, tr.Events, len(lines)-1)
+	require.Len(t, tr.Events, len(lines)-2, "a header, the events, an end record")
 	for i, e := range tr.Events {
 		require.Equal(t, lines[i+1], string(e.AppendJSON(nil)), "line %d", i+2)
 	}
@@ -96,7 +96,7 @@ func TestReadTraceRefusesBadFiles(t *testing.T) {
 		{"truncated", cut, "line 7: the line ends in the middle of an event: the file is truncated"},
 		{"not json", lines[0] + "hello\n", "line 2: not a valid event"},
 		{"not a trace", `{"format":"x","version":1,"nodes":3}` + "\n", "line 1: not a raftlab trace"},
-		{"future version", strings.Replace(lines[0], `"version":1`, `"version":9`, 1), "line 1: trace format version 9"},
+		{"future version", strings.Replace(lines[0], `"version":2`, `"version":9`, 1), "line 1: trace format version 9"},
 		{"missing event", lines[0] + lines[1] + lines[3], "line 3: event number 3, want 2"},
 		{"unknown kind", lines[0] + `{"seq":1,"t":0,"kind":"explode"}` + "\n", `line 2: not a valid event: raft: unknown event kind "explode"`},
 		{"bad node", lines[0] + `{"seq":1,"t":0,"kind":"crash","node":9}` + "\n", "line 2: event about n9, but the run has nodes n1 to n3"},

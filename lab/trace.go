@@ -7,16 +7,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/raftlab/raftlab/raft"
 )
 
 // A trace file is JSON lines: a header that says how the run was set up, then
-// one event per line, in order. Together with the implementation it names,
-// the header and the command events are enough to run it again exactly.
+// one event per line, in order, then an end record that counts them.
+// Together with the implementation it names, the header and the command
+// events are enough to run it again exactly. The end record tells a complete
+// trace from one cut short at a line boundary, which would otherwise read as
+// a shorter run that "replays exactly".
 
 // TraceVersion is the version of the trace format this package writes.
-const TraceVersion = 1
+// Version 2 added the end record; version 1 files (without it) are still read.
+const TraceVersion = 2
+
+// traceEnd is the last line of a trace of version 2 or later.
+type traceEnd struct {
+	Format string `json:"format"` // always "raftlab-trace-end"
+	Events uint64 `json:"events"`
+}
+
+const traceEndFormat = "raftlab-trace-end"
 
 // Header is the first line of a trace.
 type Header struct {
@@ -51,9 +64,11 @@ func (h Header) Options() Options {
 
 // TraceWriter writes a trace as JSON lines.
 type TraceWriter struct {
-	w   *bufio.Writer
-	buf []byte
-	err error
+	w      *bufio.Writer
+	buf    []byte
+	err    error
+	events uint64
+	ended  bool
 }
 
 // NewTraceWriter writes h to w and returns a writer for the events.
@@ -74,12 +89,25 @@ func (tw *TraceWriter) Write(e *raft.Event) {
 	if tw.err != nil {
 		return
 	}
+	if tw.ended {
+		tw.err = errors.New("an event was written after the end of the trace (Flush)")
+		return
+	}
+	tw.events++
 	tw.buf = append(e.AppendJSON(tw.buf[:0]), '\n')
 	_, tw.err = tw.w.Write(tw.buf)
 }
 
-// Flush writes out what is buffered and returns the first error met.
+// Flush ends the trace — it writes the end record, which counts the events —
+// and writes out what is buffered; it returns the first error met. Call it
+// once, when the run is over: a reader refuses a trace without its end
+// record as cut short.
 func (tw *TraceWriter) Flush() error {
+	if tw.err == nil && !tw.ended {
+		tw.ended = true
+		line, _ := json.Marshal(traceEnd{Format: traceEndFormat, Events: tw.events}) // plain data: cannot fail
+		_, tw.err = tw.w.Write(append(line, '\n'))
+	}
 	if tw.err != nil {
 		return fmt.Errorf("lab: writing trace: %w", tw.err)
 	}
@@ -106,16 +134,27 @@ func (t *Trace) Commands() []raft.Event {
 	return cmds
 }
 
-// MaxTraceLine is the longest line ReadTrace accepts.
-const MaxTraceLine = 16 << 20
+// Limits on what ReadTrace accepts, so that any file is read in bounded
+// time and memory.
+const (
+	// MaxTraceLine is the longest line ReadTrace accepts.
+	MaxTraceLine = 16 << 20
+	// MaxTraceBytes is the largest file.
+	MaxTraceBytes = 256 << 20
+	// MaxTraceEvents is the most events a trace may hold.
+	MaxTraceEvents = 2_000_000
+)
 
-// ReadTrace reads a trace. A file that is truncated or corrupt is refused with
-// an error that names the line and what is wrong with it.
+// ReadTrace reads a trace. A file that is truncated, corrupt, too large or
+// describes a cluster the simulator will not run is refused with an error
+// that names the line and says what is wrong with it, in one sentence.
 func ReadTrace(r io.Reader, name string) (*Trace, error) {
-	sc := bufio.NewScanner(r)
+	lr := &io.LimitedReader{R: r, N: MaxTraceBytes + 1}
+	sc := bufio.NewScanner(lr)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxTraceLine)
 	t := &Trace{}
-	line := 0
+	line, blank := 0, 0
+	var end *traceEnd
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("lab: trace %s, line %d: %s", name, line, fmt.Sprintf(format, args...))
 	}
@@ -123,28 +162,40 @@ func ReadTrace(r io.Reader, name string) (*Trace, error) {
 		line++
 		b := bytes.TrimSpace(sc.Bytes())
 		if line == 1 {
-			if err := strictUnmarshal(b, &t.Header); err != nil {
-				return nil, bad("not a raftlab trace header: %v", err)
-			}
-			h := t.Header
-			switch {
-			case h.Format != traceFormat:
-				return nil, bad("not a raftlab trace: the header's format is %q, want %q", h.Format, traceFormat)
-			case h.Version != TraceVersion:
-				return nil, bad("trace format version %d; this raftlab reads version %d", h.Version, TraceVersion)
-			case h.Nodes < 1 || h.Nodes > MaxNodes:
-				return nil, bad("the header says %d nodes; a cluster has 1 to %d", h.Nodes, MaxNodes)
+			if err := readHeader(b, &t.Header); err != nil {
+				return nil, bad("%v", err)
 			}
 			continue
 		}
 		if len(b) == 0 {
+			blank++ // blank lines are allowed at the end only
+			continue
+		}
+		if blank > 0 {
+			line -= blank
 			return nil, bad("empty line")
+		}
+		if end != nil {
+			return nil, bad("a line after the end record")
+		}
+		if bytes.HasPrefix(b, []byte(`{"format"`)) {
+			end = &traceEnd{}
+			if err := strictUnmarshal(b, end); err != nil || end.Format != traceEndFormat {
+				return nil, bad("not a valid end record")
+			}
+			if end.Events != uint64(len(t.Events)) {
+				return nil, bad("the end record counts %d events, but the trace has %d", end.Events, len(t.Events))
+			}
+			continue
+		}
+		if len(t.Events) == MaxTraceEvents {
+			return nil, bad("more than %d events: too long a trace to replay", MaxTraceEvents)
 		}
 		var e raft.Event
 		if err := strictUnmarshal(b, &e); err != nil {
 			return nil, bad("%v", explainJSON(err))
 		}
-		if err := checkEvent(&e, uint64(len(t.Events))+1, t.Header.Nodes); err != nil {
+		if err := checkEvent(&e, t.Events, t.Header.Nodes); err != nil {
 			return nil, bad("%v", err)
 		}
 		t.Events = append(t.Events, e)
@@ -156,10 +207,42 @@ func ReadTrace(r io.Reader, name string) (*Trace, error) {
 		}
 		return nil, fmt.Errorf("lab: reading trace %s: %w", name, err)
 	}
+	if lr.N == 0 {
+		return nil, fmt.Errorf("lab: trace %s is larger than %d MiB: too large to replay", name, MaxTraceBytes>>20)
+	}
 	if line == 0 {
 		return nil, fmt.Errorf("lab: trace %s is empty", name)
 	}
+	if end == nil && t.Header.Version >= 2 {
+		return nil, fmt.Errorf("lab: trace %s ends after %d events without its end record: the file is truncated", name, len(t.Events))
+	}
 	return t, nil
+}
+
+// readHeader reads and checks a trace's first line: the simulator must be
+// able to run the cluster it describes, within its bounds.
+func readHeader(b []byte, h *Header) error {
+	if err := strictUnmarshal(b, h); err != nil {
+		return fmt.Errorf("not a raftlab trace header: %v", err)
+	}
+	switch {
+	case h.Format != traceFormat:
+		return fmt.Errorf("not a raftlab trace: the header's format is %q, want %q", h.Format, traceFormat)
+	case h.Version < 1 || h.Version > TraceVersion:
+		return fmt.Errorf("trace format version %d; this raftlab reads versions 1 to %d", h.Version, TraceVersion)
+	case h.Nodes < 1 || h.Nodes > MaxNodes:
+		return fmt.Errorf("the header says %d nodes; a cluster has 1 to %d", h.Nodes, MaxNodes)
+	}
+	o := h.Options().withDefaults()
+	if err := errors.Join(o.nodeConfig(1).Validate(), checkTiming(o.Config), o.Network.Validate()); err != nil {
+		return fmt.Errorf("the header describes a cluster the simulator will not run: %s", oneLine(err))
+	}
+	return nil
+}
+
+// oneLine joins the lines of a joined error into one sentence.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
 func strictUnmarshal(b []byte, v any) error {
@@ -181,10 +264,17 @@ func explainJSON(err error) string {
 	return "not a valid event: " + err.Error()
 }
 
-// checkEvent validates what JSON alone cannot: numbering, node IDs, required fields.
-func checkEvent(e *raft.Event, wantSeq uint64, nodes int) error {
-	if e.Seq != wantSeq {
-		return fmt.Errorf("event number %d, want %d: events are missing or out of order", e.Seq, wantSeq)
+// checkEvent validates what JSON alone cannot: numbering, time, node IDs,
+// required fields.
+func checkEvent(e *raft.Event, before []raft.Event, nodes int) error {
+	if want := uint64(len(before)) + 1; e.Seq != want {
+		return fmt.Errorf("event number %d, want %d: events are missing or out of order", e.Seq, want)
+	}
+	if e.Time < 0 {
+		return fmt.Errorf("event at time %v: time starts at 0", e.Time)
+	}
+	if n := len(before); n > 0 && e.Time < before[n-1].Time {
+		return fmt.Errorf("event at %v comes after one at %v: time goes back", e.Time, before[n-1].Time)
 	}
 	if e.Kind == 0 {
 		return errors.New("the event has no kind")

@@ -96,15 +96,14 @@ func scenarioNames() string { return strings.Join(scenarioOrder, ", ") }
 
 func (s *Session) startScenario(name string) (string, error) {
 	sc := scenarios[name]
-	if n := len(s.r.Sim.View().Nodes); n < sc.minNodes {
+	if n := len(s.course.sim().View().Nodes); n < sc.minNodes {
 		return "", fmt.Errorf("the %s scenario needs at least %d nodes; this cluster has %d: reset it with more", name, sc.minNodes, n)
 	}
 	s.branch()
 	run := &scenarioRun{name: name, s: s, ready: -1, vars: map[string]string{}, ids: map[string]raft.NodeID{}}
 	run.steps = sc.steps(run)
 	s.scenario = run
-	s.paused = false
-	s.lastWall = time.Now()
+	s.pace.resume(time.Now())
 	s.runScenario()
 	return sc.what, nil
 }
@@ -161,7 +160,7 @@ func (s *Session) runScenario() {
 	if st.do != nil {
 		if err := st.do(); err != nil {
 			s.scenario = nil
-			s.broadcast(encode(errorFrame{Type: "error", Op: "scenario", Error: fmt.Sprintf("the %s scenario stopped: %v", run.name, err)}))
+			s.fan.broadcast(encode(errorFrame{Type: "error", Op: "scenario", Error: fmt.Sprintf("the %s scenario stopped: %v", run.name, err)}))
 			return
 		}
 	}
@@ -208,7 +207,7 @@ func (run *scenarioRun) setText(key, text string) { run.vars[key] = text }
 
 // Helpers for steps.
 
-func (run *scenarioRun) sim() *lab.Sim { return run.s.r.Sim }
+func (run *scenarioRun) sim() *lab.Sim { return run.s.course.sim() }
 
 // leader returns the leader as View.Leader decides it, or None.
 func (run *scenarioRun) leader() raft.NodeID {

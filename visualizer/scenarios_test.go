@@ -28,7 +28,7 @@ func tell(t *testing.T, name string, nodes int, seed uint64) telling {
 	_, err = s.startScenario(name)
 	require.NoError(t, err)
 	var tl telling
-	now := s.lastWall
+	now := s.pace.lastWall
 	for elapsed := time.Duration(0); s.scenario != nil; elapsed += s.opts.FrameInterval {
 		if line := s.scenario.narration(); len(tl.lines) == 0 || line != tl.lines[len(tl.lines)-1] {
 			tl.lines = append(tl.lines, line)
