@@ -25,12 +25,9 @@
 // the rest of the session changing.
 //
 // No viewer costs another more than O(1): a refused command, or a request for
-// state, is answered to its sender alone; each viewer's commands are rate
-// limited; the number of viewers and connections is bounded; and the status
-// that commands change goes out once per frame, not once per command.
+// state, is answered to its sender alone, and the status that commands
+// change goes out once per frame, not once per command.
 //
 // NewHandler serves the page (package web), the websocket (/ws) and the run
-// as a trace file (/trace.jsonl); NewServer wraps it in an http.Server with
-// timeouts, and LimitListener bounds the connections. The protocol is in
-// PROTOCOL.md.
+// as a trace file (/trace.jsonl). The protocol is in PROTOCOL.md.
 package visualizer
