@@ -517,7 +517,7 @@ func BenchmarkSlowViewers(b *testing.B) {
 }
 
 type viewerResult struct {
-	last                    uint64 // the last event number seen
+	last                     uint64 // the last event number seen
 	gaps, backwards, resyncs int
 }
 
