@@ -33,6 +33,7 @@ type server struct {
 type recorder struct {
 	mu      sync.Mutex
 	entries []raft.Entry
+	times   []time.Time   // when each entry was applied
 	changed chan struct{} // closed at the next entry, then replaced
 }
 
@@ -42,6 +43,7 @@ func record(rt *raft.Runtime) *recorder {
 		for e := range rt.Applied() {
 			r.mu.Lock()
 			r.entries = append(r.entries, e)
+			r.times = append(r.times, time.Now())
 			close(r.changed)
 			r.changed = make(chan struct{})
 			r.mu.Unlock()
@@ -50,8 +52,35 @@ func record(rt *raft.Runtime) *recorder {
 	return r
 }
 
+// waitLen waits until at least n entries were applied, and returns when
+// each of the first n was.
+func (r *recorder) waitLen(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		r.mu.Lock()
+		have, changed := len(r.entries), r.changed
+		r.mu.Unlock()
+		if have >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("%d entries applied, want %d: not within 60s", have, n)
+		}
+	}
+}
+
+// appliedAt is when the i-th applied entry (from 0) was applied.
+func (r *recorder) appliedAt(i int) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.times[i]
+}
+
 // until waits until the applied entries satisfy done, and returns a copy of them.
-func (r *recorder) until(t *testing.T, what string, done func([]raft.Entry) bool) []raft.Entry {
+func (r *recorder) until(t testing.TB, what string, done func([]raft.Entry) bool) []raft.Entry {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -69,11 +98,17 @@ func (r *recorder) until(t *testing.T, what string, done func([]raft.Entry) bool
 	}
 }
 
-func startServer(t *testing.T, net *raft.InmemNetwork, dir string, id raft.NodeID, n int) *server {
+func startServer(t testing.TB, net *raft.InmemNetwork, dir string, id raft.NodeID, n int) *server {
 	t.Helper()
+	return startServerWith(t, net, dir, raft.ClusterConfig(id, n))
+}
+
+func startServerWith(t testing.TB, net *raft.InmemNetwork, dir string, cfg raft.Config) *server {
+	t.Helper()
+	id := cfg.ID
 	store, err := raft.OpenFileStore(filepath.Join(dir, fmt.Sprintf("n%d.store", id)))
 	require.NoError(t, err)
-	rt, err := raft.NewRaft(raft.ClusterConfig(id, n), solutions.New, store, net.Transport(), raft.RuntimeOptions{})
+	rt, err := raft.NewRaft(cfg, solutions.New, store, net.Transport(), raft.RuntimeOptions{})
 	require.NoError(t, err)
 	net.Attach(id, rt)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -88,7 +123,7 @@ func (s *server) stop() {
 }
 
 // waitLeader waits for a server to report a leader, and returns it.
-func waitLeader(t *testing.T, s *server) raft.NodeID {
+func waitLeader(t testing.TB, s *server) raft.NodeID {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -127,7 +162,7 @@ func appliedUntil(t *testing.T, s *server, cmd string) []raft.Entry {
 	return s.got.until(t, "", func([]raft.Entry) bool { return true })[:upTo]
 }
 
-func propose(t *testing.T, servers []*server, cmd string) uint64 {
+func propose(t testing.TB, servers []*server, cmd string) uint64 {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
