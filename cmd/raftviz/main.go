@@ -71,6 +71,7 @@ Usage:
   raftviz sim [flags]              run a simulated cluster headless and summarise it
   raftviz grade [flags]            run the graded tests and print your points
   raftviz replay [flags] FILE      watch a recorded run (a trace) in the browser
+  raftviz node [flags]             run one real server of a cluster (key/value API over Raft)
   raftviz help [command]           show a command's flags
 
 Examples:
@@ -103,6 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = gradeCmd(args, stdout, stderr)
 	case "replay":
 		err = replayCmd(ctx, args, stdout, stderr)
+	case "node":
+		err = nodeCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 0 {
 			return run(ctx, []string{args[0], "-help"}, stdout, stderr)
@@ -110,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "raftviz: unknown command %q (want serve, sim, grade, replay or help)\n", cmd)
+		fmt.Fprintf(stderr, "raftviz: unknown command %q (want serve, sim, grade, replay, node or help)\n", cmd)
 		return 2
 	}
 	var ue usageError
