@@ -1,11 +1,12 @@
 // The cluster view: servers on a ring (SVG, one group per server, with its
 // role by shape and label as well as colour), and the messages in flight
-// drawn on a canvas above it.
+// drawn on a canvas above it. It reads the model and never writes to it.
 
-import { termColor, describeMsg } from './model.js';
+import { termColor, textOn } from './colors.js';
 
 const SVGNS = 'http://www.w3.org/2000/svg';
 const RING = 330;
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
 
 function el(name, attrs = {}, parent) {
   const e = document.createElementNS(SVGNS, name);
@@ -15,6 +16,8 @@ function el(name, attrs = {}, parent) {
 }
 
 export class ClusterView {
+  // onPick(pick) is called when a server or a message is picked:
+  // {kind:'node', id} or {kind:'msg', key, item}.
   constructor(svg, canvas, model, onPick) {
     this.svg = svg;
     this.canvas = canvas;
@@ -23,43 +26,62 @@ export class ClusterView {
     this.onPick = onPick;
     this.count = -1;
     this.drawnVersion = -1;
-    this.picked = null;       // {kind:'node', id} or {kind:'msg', key}
-    this.positions = [];      // last drawn messages, for clicks: {x, y, key, item}
+    this.large = false;
+    this.picked = null;        // {kind:'node', id} or {kind:'msg', key}
+    this.positions = [];       // last drawn messages, for clicks: {x, y, key, item}
     this.partitionPick = null; // Set of ids while picking a partition
     this.maxAnimatedSpeed = 2; // above this, messages are too fast to follow
     canvas.addEventListener('click', e => this.click(e));
     svg.addEventListener('click', e => this.click(e));
   }
 
+  // setPicked, setPartitionPick and setLarge change what the view shows; it
+  // redraws on the next frame.
+  setPicked(p) { this.picked = p; this.drawnVersion = -1; }
+  setPartitionPick(set) { this.partitionPick = set; this.drawnVersion = -1; }
+  setLarge(on) { this.large = on; this.count = -1; this.drawnVersion = -1; }
+
   layout() {
     const n = this.model.nodes.length;
     this.count = n;
     this.svg.replaceChildren();
-    this.r = Math.max(22, Math.min(62, RING * Math.sin(Math.PI / Math.max(n, 2)) * 0.62));
+    // Large mode scales the servers, not only their text.
+    const grow = this.large ? 1.4 : 1;
+    const ring = n === 1 ? 0 : RING - (grow - 1) * 60;
+    const room = n === 1 ? 200 : ring * Math.sin(Math.PI / n) * 0.85; // half the gap to a neighbour
+    this.r = Math.min(room, Math.max(24, Math.min(66, RING * Math.sin(Math.PI / Math.max(n, 2)) * 0.6)) * grow);
     this.centers = [];
     this.links = el('g', { class: 'links' }, this.svg);
     this.groups = [];
+    const fs = Math.min(1, this.r / 50) * grow; // text scale: smaller servers on a crowded ring
     for (let i = 0; i < n; i++) {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / n;
-      const c = n === 1 ? { x: 0, y: 0 } : { x: RING * Math.cos(a), y: RING * Math.sin(a) };
+      const c = { x: ring * Math.cos(a), y: ring * Math.sin(a) };
       this.centers.push(c);
       const id = i + 1;
       const g = el('g', { class: 'node', 'data-id': id, transform: `translate(${c.x} ${c.y})`, tabindex: 0, role: 'button' }, this.svg);
       const r = this.r;
       const timer = el('path', { class: 'timer' }, g);
-      const halo = el('circle', { class: 'halo', r: r + 14 }, g);
+      const halo = el('circle', { class: 'halo', r: r + 16 }, g);
       const shapes = {
         follower: el('circle', { class: 'shape', r }, g),
         candidate: el('polygon', { class: 'shape', points: `0,${-r * 1.15} ${r * 1.15},0 0,${r * 1.15} ${-r * 1.15},0` }, g),
         leader: el('rect', { class: 'shape', x: -r, y: -r, width: 2 * r, height: 2 * r, rx: r * 0.18 }, g),
       };
-      const name = el('text', { class: 'name', y: -r * 0.12 }, g);
+      // Labels outside the shape go towards the outside of the ring, so
+      // that they never cover a neighbour or the middle.
+      const below = c.y >= -1;
+      const off = (k) => (below ? r + 24 * fs * k : -(r + 24 * fs * k));
+      const name = el('text', { class: 'name', y: -r * 0.14, 'font-size': 34 * fs }, g);
       name.textContent = 'n' + id;
-      const term = el('text', { class: 'term', y: r * 0.45 }, g);
-      const role = el('text', { class: 'role', y: r + 30 }, g);
-      const vote = el('text', { class: 'vote', y: r + 56 }, g);
-      g.addEventListener('keydown', e => { if (e.key === 'Enter') this.pickNode(id); });
-      this.groups.push({ g, timer, halo, shapes, term, role, vote });
+      const term = el('text', { class: 'term', y: r * 0.45, 'font-size': 21 * fs }, g);
+      const role = el('text', { class: 'role', y: below ? off(1.3) : off(2.3), 'font-size': 21 * fs }, g);
+      const vote = el('text', { class: 'vote', y: below ? off(2.3) : off(1.3), 'font-size': 19 * fs }, g);
+      const activate = () => this.pickNode(id);
+      g.addEventListener('keydown', e => {
+        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); e.stopPropagation(); activate(); }
+      });
+      this.groups.push({ g, timer, halo, shapes, name, term, role, vote });
     }
   }
 
@@ -76,25 +98,33 @@ export class ClusterView {
       v.g.dataset.role = role;
       v.g.dataset.term = n.term;
       v.g.dataset.up = n.up;
-      v.g.setAttribute('aria-label', `n${n.id}: ${n.up ? n.role : 'crashed'}, term ${n.term}`);
+      const votes = n.up && n.role === 'candidate' ? m.votesFor(n.id) : [];
+      v.g.setAttribute('aria-label', `n${n.id}: ${n.up ? n.role : 'crashed'}, term ${n.term}` + (votes.length ? `, votes from ${votes.map(x => 'n' + x).join(', ')}` : ''));
+      const fill = n.up ? termColor(n.term, n.role !== 'leader') : '#d6d6d6';
       for (const [k, s] of Object.entries(v.shapes)) {
         const shown = k === (n.role || 'follower');
         s.setAttribute('visibility', shown ? 'visible' : 'hidden');
         if (shown) {
-          s.setAttribute('fill', n.up ? termColor(n.term, n.role !== 'leader') : '#d0d0d0');
-          s.setAttribute('stroke', n.up ? termColor(n.term) : '#777');
+          s.setAttribute('fill', fill);
+          s.setAttribute('stroke', n.up ? termColor(n.term) : '#6b6b6b');
         }
       }
-      v.term.textContent = n.up ? `term ${n.term}` : 'crashed';
-      v.role.textContent = n.up ? (n.role === 'leader' ? '★ LEADER' : n.role === 'candidate' ? 'CANDIDATE' : 'follower') : 'down';
-      const cut = m.groupOf(n.id) !== main;
-      v.vote.textContent = !n.up ? '' : cut && m.groups.length > 1 ? '✂ cut off'
-        : n.role === 'leader' ? '' : n.votedFor ? `voted n${n.votedFor}` : '';
-      v.g.classList.toggle('cut', cut && m.groups.length > 1);
-      v.g.classList.toggle('picked', this.picked && this.picked.kind === 'node' && this.picked.id === n.id);
+      // Text on the shape takes the colour that reads on its fill.
+      const ink = textOn(fill);
+      v.name.style.fill = ink;
+      v.term.style.fill = ink;
+      v.term.textContent = n.up ? `term ${n.term}` : 'down';
+      v.role.textContent = n.up ? (n.role === 'leader' ? 'LEADER' : n.role === 'candidate' ? 'CANDIDATE' : 'follower') : 'crashed';
+      const cut = m.groups.length > 1 && m.groupOf(n.id) !== main;
+      const quorum = Math.floor(m.nodes.length / 2) + 1;
+      v.vote.textContent = !n.up ? '' : cut ? '✂ cut off'
+        : n.role === 'candidate' ? `votes ${votes.map(x => 'n' + x).join(' ')} (${votes.length}/${quorum})`
+          : n.role === 'leader' ? '' : n.votedFor ? `voted n${n.votedFor}` : '';
+      v.g.classList.toggle('cut', cut);
+      v.g.classList.toggle('picked', !!(this.picked && this.picked.kind === 'node' && this.picked.id === n.id));
       v.g.classList.toggle('pick-a', !!(this.partitionPick && this.partitionPick.has(n.id)));
     });
-    this.drawLinks(main);
+    this.drawLinks();
   }
 
   // mainGroup is the partition group with the most servers (the one that can elect).
@@ -121,16 +151,22 @@ export class ClusterView {
   frame(vt) {
     const m = this.model;
     const tick = (m.config && m.config.tickInterval) || 10e6;
+    // Between two status frames the page guesses how far each timer ran, but
+    // never past a heartbeat: a follower with a leader has its timer reset
+    // by each one, and at high speed many come between two status frames.
+    const cap = Math.max(1, ((m.config && m.config.heartbeatTimeout) || 50e6) / tick);
     m.nodes.forEach((n, i) => {
       const v = this.groups[i];
       if (!v) return;
       if (!n.up || n.role === 'leader' || !n.electionTimeout) {
         v.timer.setAttribute('d', '');
+        v.timer.dataset.frac = 0;
         return;
       }
-      const extra = m.paused ? 0 : Math.max(0, (vt - m.statusT) / tick);
+      const extra = m.paused || !m.live ? 0 : Math.min(cap, Math.max(0, (vt - m.statusT) / tick));
       const frac = Math.min(1, (n.electionElapsed + extra) / n.electionTimeout);
       v.timer.setAttribute('d', arc(this.r + 8, frac));
+      v.timer.dataset.frac = frac.toFixed(3);
       v.timer.classList.toggle('late', frac > 0.8);
     });
     this.drawMessages(vt);
@@ -154,30 +190,33 @@ export class ClusterView {
     this.scale = scale; this.dpr = dpr; this.rect = rect;
     if (m.speed > this.maxAnimatedSpeed) {
       ctx.font = '22px system-ui, sans-serif';
-      ctx.fillStyle = '#666';
+      ctx.fillStyle = '#444';
       ctx.textAlign = 'center';
-      ctx.fillText('messages are not drawn above ' + this.maxAnimatedSpeed + '× — slow down to see them', 0, -470);
+      ctx.fillText('messages are not drawn above ' + this.maxAnimatedSpeed + '× — slow down to see them', 0, 0);
       return;
     }
+    const still = reducedMotion.matches;
+    const labels = []; // refusal reasons drawn, so that none covers another
     let drawn = 0;
     for (const [key, f] of m.inflight) {
-      if (f.arrive < vt - 1e6) { m.inflight.delete(key); continue; } // its arrival was not seen
+      if (f.arrive < vt - 1e6) continue; // its arrival was not seen
       if (drawn++ > 400) break;
-      const p = this.pointOf(f.msg, f.sent, f.arrive, vt);
+      // With reduced motion, a message sits still halfway along its link.
+      const p = this.pointOf(f.msg, f.sent, f.arrive, still ? null : vt);
       if (!p) continue;
-      this.drawMessage(ctx, f.msg, p.x, p.y, this.picked && this.picked.key === key);
+      this.drawMessage(ctx, f.msg, p, this.picked && this.picked.key === key, labels);
       this.positions.push({ x: p.x, y: p.y, key, item: f });
     }
-    // Dropped messages fall and fade for a short while (in wall time).
+    if (still) return;
+    // Lost messages fall and fade for a short while (in wall time).
     const now = performance.now();
     for (const d of m.drops) {
-      if (!d.wall) d.wall = now;
       const age = (now - d.wall) / 700;
       if (age > 1) continue;
       const p = this.pointOf(d.msg, 0, 1, 0.92);
       if (!p) continue;
       ctx.globalAlpha = 1 - age;
-      ctx.strokeStyle = '#d62728';
+      ctx.strokeStyle = '#c62828';
       ctx.lineWidth = 5;
       const y = p.y + age * 40, s = 11;
       ctx.beginPath();
@@ -188,10 +227,12 @@ export class ClusterView {
     }
   }
 
+  // pointOf is where a message is at time vt (null: halfway), with f its
+  // part of the way.
   pointOf(msg, sent, arrive, vt) {
     const a = this.centers[msg.from - 1], b = this.centers[msg.to - 1];
     if (!a || !b) return null;
-    const f = Math.max(0, Math.min(1, (vt - sent) / Math.max(1, arrive - sent)));
+    const f = vt === null ? 0.5 : Math.max(0, Math.min(1, (vt - sent) / Math.max(1, arrive - sent)));
     // Offset the two directions of a link so that requests and replies pass.
     const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
     const off = 10;
@@ -199,22 +240,22 @@ export class ClusterView {
     const start = this.r + 4;
     const x = a.x + (dx / len) * start + (dx - (2 * start * dx) / len) * f + ox;
     const y = a.y + (dy / len) * start + (dy - (2 * start * dy) / len) * f + oy;
-    return { x, y };
+    return { x, y, f };
   }
 
-  drawMessage(ctx, m, x, y, picked) {
+  drawMessage(ctx, m, p, picked, labels) {
+    const { x, y } = p;
     const refused = (m.type === 'RequestVoteReply' && !m.voteGranted) || (m.type === 'AppendEntriesReply' && !m.success);
     const vote = m.type === 'RequestVote' || m.type === 'RequestVoteReply';
     const reply = m.type.endsWith('Reply');
     const heartbeat = m.type === 'AppendEntries' && !(m.entries && m.entries.length);
-    const color = vote ? '#e8710a' : heartbeat ? '#8a8a8a' : '#1f6fd1';
+    const color = vote ? '#d96a00' : heartbeat ? '#7a7a7a' : '#1f5fbf';
     ctx.lineWidth = 4;
     ctx.strokeStyle = color;
     ctx.fillStyle = color;
     const s = heartbeat ? 7 : 11;
     ctx.beginPath();
-    if (vote) ctx.arc(x, y, s, 0, 2 * Math.PI);
-    else if (heartbeat && !reply) ctx.arc(x, y, s, 0, 2 * Math.PI);
+    if (vote || (heartbeat && !reply)) ctx.arc(x, y, s, 0, 2 * Math.PI);
     else ctx.rect(x - s, y - s, 2 * s, 2 * s);
     if (reply) { ctx.fillStyle = '#fff'; ctx.fill(); ctx.stroke(); } else ctx.fill();
     if (picked) {
@@ -225,12 +266,22 @@ export class ClusterView {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     if (reply) {
-      ctx.fillStyle = refused ? '#d62728' : '#2ca02c';
+      ctx.fillStyle = refused ? '#c62828' : '#2e7d32';
       ctx.fillText(refused ? '✕' : '✓', x, y + 1);
-      if (refused && m.reject) {
+      // Why it was refused, while the reply is on its way — not near a
+      // server, where it would cover the server's own labels — and never
+      // over another reason.
+      if (refused && m.reject && p.f > 0.15 && p.f < 0.8) {
         ctx.font = '15px system-ui, sans-serif';
-        ctx.fillStyle = '#b0201f';
-        ctx.fillText(m.reject, x, y + 26);
+        const w = ctx.measureText(m.reject).width + 6, h = 18;
+        const box = { x: x - w / 2, y: y + 17, w, h };
+        if (!labels.some(o => box.x < o.x + o.w && o.x < box.x + box.w && box.y < o.y + o.h && o.y < box.y + box.h)) {
+          labels.push(box);
+          ctx.fillStyle = 'rgba(255,255,255,0.9)';
+          ctx.fillRect(box.x, box.y, box.w, box.h);
+          ctx.fillStyle = '#9b1c1c';
+          ctx.fillText(m.reject, x, y + 26);
+        }
       }
     } else if (m.type === 'AppendEntries' && !heartbeat) {
       ctx.fillStyle = '#fff';
@@ -240,34 +291,26 @@ export class ClusterView {
 
   click(e) {
     // A message under the pointer wins over a server.
-    if (this.rect && this.scale) {
-      const px = ((e.clientX - this.rect.left) * this.dpr - (this.rect.width * this.dpr) / 2) / this.scale;
-      const py = ((e.clientY - this.rect.top) * this.dpr - (this.rect.height * this.dpr) / 2) / this.scale;
-      let best = null, bestD = 22;
-      for (const p of this.positions) {
-        const d = Math.hypot(p.x - px, p.y - py);
-        if (d < bestD) { best = p; bestD = d; }
-      }
-      if (best) {
-        this.picked = { kind: 'msg', key: best.key, msg: best.item.msg };
-        this.onPick(this.picked);
-        return;
-      }
-      for (let i = 0; i < this.centers.length; i++) {
-        const c = this.centers[i];
-        if (Math.hypot(c.x - px, c.y - py) < this.r + 16) { this.pickNode(i + 1); return; }
-      }
+    if (!this.rect || !this.scale) return;
+    const px = ((e.clientX - this.rect.left) * this.dpr - (this.rect.width * this.dpr) / 2) / this.scale;
+    const py = ((e.clientY - this.rect.top) * this.dpr - (this.rect.height * this.dpr) / 2) / this.scale;
+    let best = null, bestD = 22;
+    for (const p of this.positions) {
+      const d = Math.hypot(p.x - px, p.y - py);
+      if (d < bestD) { best = p; bestD = d; }
+    }
+    if (best) {
+      this.onPick({ kind: 'msg', key: best.key, item: best.item });
+      return;
+    }
+    for (let i = 0; i < this.centers.length; i++) {
+      const c = this.centers[i];
+      if (Math.hypot(c.x - px, c.y - py) < this.r + 16) { this.pickNode(i + 1); return; }
     }
   }
 
   pickNode(id) {
-    if (this.partitionPick) {
-      if (this.partitionPick.has(id)) this.partitionPick.delete(id); else this.partitionPick.add(id);
-    } else {
-      this.picked = { kind: 'node', id };
-      this.onPick(this.picked);
-    }
-    this.drawnVersion = -1;
+    this.onPick({ kind: 'node', id });
   }
 }
 
@@ -279,5 +322,3 @@ function arc(r, frac) {
   const x = r * Math.cos(a), y = r * Math.sin(a);
   return `M 0 ${-r} A ${r} ${r} 0 ${frac > 0.5 ? 1 : 0} 1 ${x} ${y}`;
 }
-
-export { describeMsg };

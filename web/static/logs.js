@@ -1,63 +1,115 @@
-// The logs view: one row per server, one cell per entry, coloured by term.
-// The commit point, the applied entries and the entries that differ from the
-// leader's are marked, so that divergence is seen at a glance.
+// The logs view: one row per server, one cell per entry, coloured by term,
+// with the command's text. The commit point, the applied entries and the
+// entries that differ from the leader's are marked, and on each follower's
+// row the leader's nextIndex (▸) and matchIndex (▾) for it. All rows are one
+// CSS grid, so that each index stands over its cells. The cells are built
+// once for a given size and then only updated, on every change of the model.
 
-import { termColor } from './model.js';
-
-const WINDOW = 40; // entries shown: the last WINDOW indexes of the longest log
+import { termColor, textOn } from './colors.js';
+import { cmd } from './words.js';
 
 export class LogsView {
   constructor(root, model) {
     this.root = root;
     this.model = model;
-    this.drawn = -1;
-    this.lastDraw = 0;
+    this.drawnVersion = -1;
+    this.shape = '';
   }
 
-  update(force) {
+  // columns is how many entries fit across the view.
+  columns() {
+    const w = this.root.clientWidth || 600;
+    const em = parseFloat(getComputedStyle(this.root).fontSize) || 12;
+    return Math.max(4, Math.floor((w - 5 * em - 11 * em) / (3.3 * em + 2)));
+  }
+
+  build(nodes, cols) {
+    this.root.replaceChildren();
+    this.root.style.gridTemplateColumns = `4.8em repeat(${cols}, minmax(0, 1fr)) 11em`;
+    const add = (cls, text = '', role = 'cell') => {
+      const d = document.createElement('div');
+      d.className = cls;
+      d.textContent = text;
+      d.setAttribute('role', role);
+      this.root.appendChild(d);
+      return d;
+    };
+    this.head = [];
+    add('who', 'index', 'columnheader');
+    for (let c = 0; c < cols; c++) this.head.push(add('idx', '', 'columnheader'));
+    add('meta', '', 'columnheader');
+    this.rows = [];
+    for (let i = 0; i < nodes; i++) {
+      const row = { who: add('who', '', 'rowheader'), cells: [], meta: null };
+      for (let c = 0; c < cols; c++) row.cells.push(add('cell empty'));
+      row.meta = add('meta');
+      this.rows.push(row);
+    }
+  }
+
+  update() {
     const m = this.model;
-    const now = performance.now();
-    if (!force && (m.logVersion === this.drawn || now - this.lastDraw < 200)) return;
-    this.drawn = m.logVersion;
-    this.lastDraw = now;
+    if (m.version === this.drawnVersion) return;
+    this.drawnVersion = m.version;
+    const cols = this.columns();
+    const shape = `${m.nodes.length}x${cols}`;
+    if (shape !== this.shape) { this.shape = shape; this.build(m.nodes.length, cols); }
     let longest = 0;
     for (const n of m.nodes) longest = Math.max(longest, n.log.length);
-    const from = Math.max(1, longest - WINDOW + 1);
     const leader = m.leader();
-    const rows = [];
-    const head = ['<div class="log-row head"><span class="who">index</span>'];
-    if (from > 1) head.push('<span class="more">…</span>');
-    for (let i = from; i <= longest; i++) head.push(`<span class="idx">${i}</span>`);
-    head.push('</div>');
-    rows.push(head.join(''));
-    for (const n of m.nodes) {
-      const cells = [`<div class="log-row${n.up ? '' : ' down'}" data-node="${n.id}"><span class="who">n${n.id}${n.role === 'leader' && n.up ? ' ★' : ''}</span>`];
-      if (from > 1) cells.push('<span class="more">…</span>');
-      for (let i = from; i <= longest; i++) {
-        const e = n.log[i - 1];
-        if (!e) { cells.push('<span class="cell empty"></span>'); continue; }
+    // Show the newest entries, one spare column for the next index.
+    const from = Math.max(1, longest + 2 - cols);
+    for (let c = 0; c < cols; c++) this.head[c].textContent = from + c <= longest + 1 ? String(from + c) : '';
+    const progress = new Map();
+    if (leader) for (const p of leader.progress || []) progress.set(p.id, p);
+    m.nodes.forEach((n, i) => {
+      const row = this.rows[i];
+      const isLeader = leader === n;
+      row.who.textContent = `n${n.id}${!n.up ? ' down' : isLeader ? ' leader' : ''}`;
+      row.who.classList.toggle('down', !n.up);
+      const p = !isLeader && progress.get(n.id);
+      for (let c = 0; c < cols; c++) {
+        const idx = from + c;
+        const cell = row.cells[c];
+        const e = n.log[idx - 1];
         const cls = ['cell'];
-        if (i <= n.commitIndex) cls.push('committed');
-        if (i === n.commitIndex) cls.push('commit-point');
-        if (i <= n.lastApplied) cls.push('applied');
-        if (leader && leader !== n) {
-          const le = leader.log[i - 1];
+        if (!n.up) cls.push('down');
+        if (p && p.nextIndex === idx) cls.push('next-point');
+        if (!e) {
+          cls.push('empty');
+          if (p && p.matchIndex === idx) cls.push('match-point');
+          cell.className = cls.join(' ');
+          cell.textContent = '';
+          cell.style.backgroundColor = '';
+          cell.style.borderColor = '';
+          cell.style.color = '';
+          cell.removeAttribute('title');
+          continue;
+        }
+        if (idx <= n.commitIndex) cls.push('committed');
+        if (idx === n.commitIndex) cls.push('commit-point');
+        if (idx <= n.lastApplied) cls.push('applied');
+        if (p && p.matchIndex === idx) cls.push('match-point');
+        if (leader && !isLeader) {
+          const le = leader.log[idx - 1];
           if (!le || le.term !== e.term) cls.push('diverged');
         }
-        const title = `index ${i}, term ${e.term}: ${escapeHTML(e.cmd ?? '(binary)')}`;
-        cells.push(`<span class="${cls.join(' ')}" data-term="${e.term}" title="${title}">${e.term}</span>`);
+        cell.className = cls.join(' ');
+        const bg = termColor(e.term, true);
+        cell.style.backgroundColor = bg;
+        cell.style.borderColor = termColor(e.term);
+        cell.style.color = textOn(bg);
+        const text = cmd(e);
+        cell.replaceChildren();
+        const t = document.createElement('span');
+        t.className = 't';
+        t.textContent = e.term;
+        cell.append(t, text);
+        cell.title = `index ${idx}, term ${e.term}: ${text || '(empty)'}`;
       }
-      const tail = ` <span class="log-meta">len ${n.log.length} · commit ${n.commitIndex} · applied ${n.lastApplied}</span>`;
-      cells.push(tail, '</div>');
-      rows.push(cells.join(''));
-    }
-    this.root.innerHTML = rows.join('');
-    // Colours by term, set through the DOM (the page's security policy
-    // forbids inline style attributes).
-    for (const c of this.root.querySelectorAll('.cell[data-term]')) {
-      c.style.backgroundColor = termColor(+c.dataset.term, true);
-      c.style.borderColor = termColor(+c.dataset.term);
-    }
+      row.meta.textContent = (n.up ? `commit ${n.commitIndex} · applied ${n.lastApplied}` : 'down') +
+        (p ? ` · next ${p.nextIndex} · match ${p.matchIndex}` : '');
+    });
   }
 }
 

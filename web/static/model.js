@@ -1,11 +1,18 @@
 // The page's model of the cluster: a state frame, then every event folded in
-// order — the same fold as lab.View.Apply in Go. Views only read it.
+// order — the same fold as lab.View.Apply in Go (web/fold_test.go feeds both
+// the same golden event files and compares the states). The fold must live
+// here too: the server streams events, not states, so that thirty frames a
+// second stay small and every message can be drawn on its way.
+//
+// Only the controller writes to the model (load, apply, status, branch,
+// expire); views only read it.
 
 // Limits that keep memory bounded over a long run: the timeline keeps the
 // newest segments and marks, older ones are dropped.
 const MAX_SEGMENTS = 4000; // per server
 const MAX_MARKS = 20000;   // all servers together
 const MAX_INFLIGHT = 2000;
+const MAX_RECENT = 40;
 
 export class Model {
   constructor() {
@@ -14,6 +21,7 @@ export class Model {
 
   reset() {
     this.t = 0;              // virtual time (ns) of the last event or status
+    this.statusT = 0;        // virtual time of the last timers the server sent
     this.seq = 0;
     this.paused = false;
     this.speed = 0.02;
@@ -25,40 +33,43 @@ export class Model {
     this.groups = [];
     this.network = {};
     this.config = {};
-    this.inflight = new Map(); // key → {msg, sent, arrive, lost, dup}
-    this.drops = [];           // recent drops, for the animation: {msg, t}
+    this.leaderMark = { id: 0, term: 0 }; // who leads, as the server says (lab.View.Leader)
+    this.inflight = new Map(); // message key (its send event's seq) → {msg, say, sent, arrive}
+    this.drops = [];           // recent drops, for the animation: {msg, t, wall}
+    this.votes = new Map();    // candidate id → {term, from: Set of ids}: votes granted to it
+    this.recent = [];          // the last events, newest last
     this.violations = [];
     this.segments = [];        // per node: [{from, to, role, term}]
     this.marks = [];           // [{t, kind, node, text, ...}]
     this.scenario = '';
     this.version = 0;          // bumped on every change, for views that redraw on change
-    this.logVersion = 0;       // bumped when a log, commit or applied index changes
   }
 
   // load replaces everything with a state frame.
   load(st) {
     const keepMarks = st.reason === 'seek' || st.reason === 'live' || st.reason === 'resync';
-    this.t = st.t; this.seq = st.seq; this.paused = st.paused; this.speed = st.speed;
+    this.t = st.t; this.statusT = st.t; this.seq = st.seq; this.paused = st.paused; this.speed = st.speed;
     this.live = st.live; this.horizon = st.horizon; this.impl = st.impl; this.seed = st.seed;
     this.config = st.config; this.network = st.network; this.groups = st.groups;
     this.nodes = st.nodes.map(n => ({ ...n, log: n.log || [], progress: n.progress || [] }));
     this.violations = st.violations || [];
     this.scenario = st.scenario || '';
+    this.leaderMark = st.leader || { id: 0, term: 0 };
     this.inflight = new Map();
     for (const f of st.inflight || []) {
-      this.inflight.set(msgKey(f.msg, f.arrive), { msg: f.msg, sent: Math.max(0, f.arrive - 10e6), arrive: f.arrive, lost: f.lost, dup: f.dup });
+      this.inflight.set(keyOf(f.key, f.msg, f.arrive), { msg: f.msg, say: f.say, sent: Math.max(0, f.arrive - 10e6), arrive: f.arrive });
     }
     this.drops = [];
+    this.votes = new Map();
+    this.recent = [];
     if (!keepMarks || this.segments.length !== this.nodes.length) {
       // Rebuild the timeline from the history the server keeps.
       this.segments = this.nodes.map(() => []);
       this.marks = [];
-      const saved = { nodes: this.nodes, seq: this.seq, t: this.t };
       const replay = this.nodes.map(n => ({ id: n.id, role: 'follower', term: 0, up: true }));
       for (const e of st.history || []) this.timelineEvent(e, replay);
-      this.nodes = saved.nodes;
     }
-    this.version++; this.logVersion++;
+    this.version++;
   }
 
   node(id) { return this.nodes[id - 1]; }
@@ -73,35 +84,52 @@ export class Model {
     switch (e.kind) {
       case 'term': n.term = e.term; break;
       case 'vote': n.votedFor = e.vote; break;
-      case 'role': n.role = e.role; n.leader = e.leader; break;
-      case 'log': n.log = splice(n.log, e.index, e.entries || []); this.logVersion++; break;
-      case 'commit': n.commitIndex = e.index; this.logVersion++; break;
-      case 'apply': n.lastApplied = e.index; this.logVersion++; break;
+      case 'role':
+        n.role = e.role; n.leader = e.leader;
+        if (e.role === 'candidate') this.votes.set(n.id, { term: e.term, from: new Set() });
+        break;
+      case 'log': n.log = splice(n.log, e.index, e.entries || []); break;
+      case 'commit': n.commitIndex = e.index; break;
+      case 'apply': n.lastApplied = e.index; break;
       case 'save-state': n.savedTerm = e.term; n.savedVote = e.vote; break;
       case 'save-log': n.savedLog = e.index - 1 + (e.entries || []).length; break;
       case 'send':
         if (this.inflight.size < MAX_INFLIGHT) {
-          this.inflight.set(msgKey(e.msg, e.arrive), { msg: e.msg, sent: e.t, arrive: e.arrive });
+          this.inflight.set(keyOf(e.key, e.msg, e.arrive), { msg: e.msg, say: e.say, sent: e.t, arrive: e.arrive });
         }
         break;
-      case 'deliver': this.inflight.delete(msgKey(e.msg, e.t)); break;
+      case 'deliver': {
+        if (e.text !== 'duplicate') this.inflight.delete(keyOf(e.key, e.msg, e.t));
+        const m = e.msg, v = this.votes.get(m.to);
+        if (m.type === 'RequestVoteReply' && m.voteGranted && v && v.term === m.term) v.from.add(m.from);
+        break;
+      }
       case 'drop':
-        this.inflight.delete(msgKey(e.msg, e.t));
-        this.drops.push({ msg: e.msg, t: e.t, why: e.text });
+        this.inflight.delete(keyOf(e.key, e.msg, e.t));
+        this.drops.push({ msg: e.msg, t: e.t, why: e.text, wall: performance.now() });
         if (this.drops.length > 200) this.drops.splice(0, 100);
         break;
       case 'crash': n.up = false; break;
       case 'restart':
+        // As lab.View: a restarted server begins from nothing but what it saved.
         Object.assign(n, { up: true, role: 'follower', term: 0, votedFor: 0, leader: 0, commitIndex: 0, lastApplied: 0, log: [] });
-        this.logVersion++;
         break;
       case 'partition': this.groups = e.groups; break;
       case 'network': this.network = withKnob(this.network, e.knob, e.value); break;
       case 'violation': this.violations.push({ rule: e.rule, t: e.t, node: e.node, cause: e.cause, text: e.text, seq: e.seq }); break;
     }
+    this.recent.push(e);
+    if (this.recent.length > MAX_RECENT) this.recent.shift();
     this.timelineEvent(e, this.nodes);
     this.version++;
     return true;
+  }
+
+  // setLeader records who leads, as the server decided it.
+  setLeader(l) {
+    if (!l) return;
+    if (l.id !== this.leaderMark.id || l.term !== this.leaderMark.term) this.version++;
+    this.leaderMark = l;
   }
 
   // timelineEvent records what the timeline draws. nodes gives each node's
@@ -112,40 +140,24 @@ export class Model {
       if (this.marks.length > MAX_MARKS) this.marks.splice(0, MAX_MARKS / 10);
     };
     const n = e.node ? nodes[e.node - 1] : null;
+    const newSegment = (role, term) => {
+      const segs = this.segments[e.node - 1];
+      if (!segs) return;
+      const last = segs[segs.length - 1];
+      if (last && last.to === undefined) last.to = e.t;
+      segs.push({ from: e.t, role, term });
+      if (segs.length > MAX_SEGMENTS) segs.splice(0, MAX_SEGMENTS / 10);
+    };
     switch (e.kind) {
-      case 'role': {
+      case 'role':
         if (nodes !== this.nodes) { n.role = e.role; n.term = e.term; }
-        const segs = this.segments[e.node - 1];
-        if (!segs) return;
-        const last = segs[segs.length - 1];
-        if (last && last.to === undefined) last.to = e.t;
-        segs.push({ from: e.t, role: e.role, term: e.term });
-        if (segs.length > MAX_SEGMENTS) segs.splice(0, MAX_SEGMENTS / 10);
+        newSegment(e.role, e.term);
         if (e.role === 'candidate') mark('election', { term: e.term });
         break;
-      }
       case 'vote': if (e.vote && e.vote !== e.node) mark('vote', { vote: e.vote, term: e.term }); break;
       case 'commit': mark('commit', { index: e.index }); break;
-      case 'crash': {
-        const segs = this.segments[e.node - 1];
-        if (segs) {
-          const last = segs[segs.length - 1];
-          if (last && last.to === undefined) last.to = e.t;
-          segs.push({ from: e.t, role: 'down', term: 0 });
-        }
-        mark('crash', { text: e.text || '' });
-        break;
-      }
-      case 'restart': {
-        const segs = this.segments[e.node - 1];
-        if (segs) {
-          const last = segs[segs.length - 1];
-          if (last && last.to === undefined) last.to = e.t;
-          segs.push({ from: e.t, role: 'follower', term: 0 });
-        }
-        mark('restart');
-        break;
-      }
+      case 'crash': newSegment('down', 0); mark('crash', { text: e.text || '' }); break;
+      case 'restart': newSegment('follower', 0); mark('restart'); break;
       case 'timeout': mark('timeout'); break;
       case 'partition': mark('partition', { groups: e.groups }); break;
       case 'network': mark('network', { knob: e.knob, value: e.value }); break;
@@ -170,8 +182,10 @@ export class Model {
   // status updates the timers and the clock.
   status(s) {
     this.t = Math.max(this.t, s.t);
+    this.statusT = s.t;
     this.paused = s.paused; this.speed = s.speed; this.live = s.live; this.horizon = s.horizon;
     this.scenario = s.scenario || '';
+    this.setLeader(s.leader);
     for (const x of s.nodes || []) {
       const n = this.node(x.id);
       if (!n) continue;
@@ -181,10 +195,25 @@ export class Model {
     this.version++;
   }
 
+  // expire forgets messages whose arrival was not seen by virtual time vt
+  // (their deliver came before this viewer joined, or was never sent).
+  expire(vt) {
+    for (const [key, f] of this.inflight) if (f.arrive < vt - 1e6) this.inflight.delete(key);
+  }
+
+  // leader is the server that leads, as the server decided it, or null.
   leader() {
-    let best = null;
-    for (const n of this.nodes) if (n.up && n.role === 'leader' && (!best || n.term > best.term)) best = n;
-    return best;
+    const n = this.leaderMark.id ? this.node(this.leaderMark.id) : null;
+    return n && n.up && n.role === 'leader' ? n : null;
+  }
+
+  // votesFor returns the votes candidate id holds in its term, itself included.
+  votesFor(id) {
+    const n = this.node(id), v = this.votes.get(id);
+    if (!n || n.role !== 'candidate') return [];
+    const from = new Set(v && v.term === n.term ? v.from : []);
+    if (n.votedFor === id) from.add(id);
+    return [...from].sort((a, b) => a - b);
   }
 
   groupOf(id) {
@@ -193,8 +222,11 @@ export class Model {
   }
 }
 
-export function msgKey(m, arrive) {
-  return `${m.from}>${m.to}@${arrive}:${m.type}`;
+// keyOf is a message's key: the number of the event that sent it. Only a
+// message whose send the server no longer remembers has none; it is then
+// known by its link and arrival time.
+function keyOf(key, m, arrive) {
+  return key ? 'k' + key : `${m.from}>${m.to}@${arrive}:${m.type}`;
 }
 
 function splice(log, from, entries) {
@@ -217,33 +249,6 @@ function withKnob(n, knob, v) {
   return out;
 }
 
-// termColor gives each term its own colour, the same everywhere.
-export function termColor(term, light = false) {
-  if (!term) return light ? '#e6e6e6' : '#9a9a9a';
-  const hue = (term * 137.508) % 360;
-  return light ? `hsl(${hue} 70% 85%)` : `hsl(${hue} 65% 45%)`;
-}
-
 export function fmtTime(ns) {
   return (ns / 1e9).toFixed(3) + 's';
-}
-
-export function describeMsg(m) {
-  let s = `n${m.from}→n${m.to} ${m.type} term=${m.term}`;
-  switch (m.type) {
-    case 'RequestVote': s += ` last=${m.lastLogIndex}/${m.lastLogTerm}`; break;
-    case 'RequestVoteReply': s += m.voteGranted ? ' granted' : ` refused${m.reject ? ': ' + m.reject : ''}`; break;
-    case 'AppendEntries': {
-      const es = m.entries || [];
-      s += ` prev=${m.prevLogIndex}/${m.prevLogTerm}`;
-      s += es.length ? ` entries=${es[0].index}..${es[es.length - 1].index}` : ' heartbeat';
-      s += ` commit=${m.leaderCommit}`;
-      break;
-    }
-    case 'AppendEntriesReply':
-      s += m.success ? ` ok match=${m.matchIndex}` : ` refused${m.reject ? ': ' + m.reject : ''}`;
-      if (m.conflictIndex || m.conflictTerm) s += ` conflict=${m.conflictIndex}/${m.conflictTerm}`;
-      break;
-  }
-  return s;
 }

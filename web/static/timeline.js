@@ -3,19 +3,42 @@
 // crashes, partitions — and safety violations, in red with the rule's name.
 // Dragging scrubs back in time (the server re-runs the run to that moment).
 
-import { termColor, fmtTime } from './model.js';
+import { fmtTime } from './model.js';
+import { termColor, textOn } from './colors.js';
 
 export class TimelineView {
-  constructor(canvas, model, onSeek) {
+  // onSeek(t) asks for virtual time t; onLive() for the present. A watcher's
+  // timeline has neither: it only shows.
+  constructor(canvas, model, onSeek, onLive) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
     this.model = model;
     this.onSeek = onSeek;
+    this.onLive = onLive;
+    this.enabled = true;
     this.windowSec = 0; // 0: the whole run
     this.drag = null;   // virtual time under the pointer while dragging
+    this.large = false;
     canvas.addEventListener('pointerdown', e => {
+      if (!this.enabled) return;
       canvas.setPointerCapture(e.pointerId);
       this.drag = this.timeAt(e.clientX);
+    });
+    // Keys, for those who do not drag: ← and → go back and forth by a
+    // fiftieth of what is shown (Shift: a tenth), End returns to live.
+    canvas.addEventListener('keydown', e => {
+      if (!this.enabled) return;
+      const [t0, t1] = this.lastRange || [0, 1];
+      const step = (t1 - t0) / (e.shiftKey ? 10 : 50);
+      let t = null;
+      if (e.key === 'ArrowLeft') t = this.model.t - step;
+      else if (e.key === 'ArrowRight') t = this.model.t + step;
+      else if (e.key === 'Home') t = 0;
+      else if (e.key === 'End') { e.preventDefault(); e.stopPropagation(); this.onLive(); return; }
+      if (t === null) return;
+      e.preventDefault();
+      e.stopPropagation();
+      this.onSeek(Math.max(0, Math.min(Math.round(t), this.model.horizon.t)));
     });
     canvas.addEventListener('pointermove', e => { if (this.drag !== null) this.drag = this.timeAt(e.clientX); });
     canvas.addEventListener('pointerup', e => {
@@ -45,12 +68,16 @@ export class TimelineView {
     return t0 + (t1 - t0) * x;
   }
 
-  draw(vt, large) {
+  draw(vt) {
     const c = this.canvas, ctx = this.ctx, m = this.model;
+    const large = this.large;
     const rect = c.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
-    const lane = large ? 34 : 24;
-    const top = 22;
+    // Lanes shrink with many servers, so that the timeline keeps to about
+    // a quarter of the window.
+    const fit = Math.floor((window.innerHeight * 0.27 - 30) / Math.max(1, m.nodes.length));
+    const lane = Math.max(10, Math.min(large ? 22 : 18, fit));
+    const top = large ? 22 : 18;
     const height = top + lane * Math.max(1, m.nodes.length) + 8;
     if (Math.abs(rect.height - height) > 1) c.style.height = height + 'px';
     if (c.width !== Math.round(rect.width * dpr) || c.height !== Math.round(height * dpr)) {
@@ -59,7 +86,7 @@ export class TimelineView {
     }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, rect.width, height);
-    const font = large ? 15 : 11;
+    const font = large ? 15 : 12;
     ctx.font = `${font}px system-ui, sans-serif`;
     this.left = large ? 44 : 34;
     const left = this.left, right = rect.width - 8, w = right - left;
@@ -93,9 +120,10 @@ export class TimelineView {
         if (s.role === 'leader') {
           ctx.fillStyle = termColor(s.term);
           ctx.fillRect(x0, y + 2, x1 - x0, lane - 4);
-          if (x1 - x0 > 40) {
-            ctx.fillStyle = '#fff';
-            ctx.fillText('★ T' + s.term, x0 + 3, y + lane / 2);
+          const label = 'leader T' + s.term;
+          if (x1 - x0 > ctx.measureText(label).width + 6) {
+            ctx.fillStyle = textOn(termColor(s.term));
+            ctx.fillText(label, x0 + 3, y + lane / 2);
           }
         } else if (s.role === 'candidate') {
           ctx.fillStyle = termColor(s.term, true);

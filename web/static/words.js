@@ -1,0 +1,48 @@
+// Events in words, for the step line and the list of recent events. A
+// message is said in its one text form, written by the server
+// (raft.Message.String, the event's "say"); the page never re-spells it.
+
+const name = id => (id ? 'n' + id : 'none');
+
+export function describeEvent(e) {
+  const n = name(e.node);
+  switch (e.kind) {
+    case 'send': return `${n} sends ${e.say || e.msg.type}`;
+    case 'deliver': return `${n} receives ${e.say || e.msg.type}${e.text === 'duplicate' ? ' (a duplicate)' : ''}`;
+    case 'drop': return `lost: ${e.say || e.msg.type} — ${e.text || 'dropped'}`;
+    case 'term': return `${n}'s currentTerm becomes ${e.term}`;
+    case 'vote': return e.vote ? `${n} votes for ${name(e.vote)} in term ${e.term}` : `${n} has not voted yet in term ${e.term}`;
+    case 'role':
+      if (e.role === 'leader') return `${n} becomes leader of term ${e.term}`;
+      if (e.role === 'candidate') return `${n} becomes a candidate for term ${e.term}`;
+      return `${n} is a follower in term ${e.term}${e.leader ? ', of leader ' + name(e.leader) : ''}`;
+    case 'log': {
+      const es = e.entries || [];
+      if (!es.length) return `${n}'s log is cut after index ${e.index - 1}`;
+      return `${n}'s log from index ${e.index}: ${es.slice(0, 4).map(entry).join(', ')}${es.length > 4 ? ` … (${es.length} entries)` : ''}`;
+    }
+    case 'commit': return `${n}'s commitIndex becomes ${e.index}`;
+    case 'apply': return `${n} applies entry ${e.index}${e.entries && e.entries[0] ? ' (' + cmd(e.entries[0]) + ')' : ''}`;
+    case 'save-state': return `${n} saves currentTerm ${e.term} and votedFor ${name(e.vote)}`;
+    case 'save-log': return `${n} saves its log from index ${e.index} (${(e.entries || []).length} entries)`;
+    case 'propose': {
+      const c = e.entries && e.entries[0] ? cmd(e.entries[0]) : '';
+      return e.term ? `a client proposes ${c} to ${n}: index ${e.index} in term ${e.term}` : `a client proposes ${c} to ${n}, which refuses: it is not the leader`;
+    }
+    case 'crash': return `${n} crashes${e.text ? ': ' + e.text : ''}`;
+    case 'restart': return `${n} restarts from what it saved`;
+    case 'timeout': return `${n}'s election timer is made to run out`;
+    case 'partition': return e.groups && e.groups.length > 1 ? `the network splits: ${e.groups.map(g => g.map(name).join(' ')).join(' | ')}` : 'the network heals';
+    case 'network': return `the network's ${e.knob} becomes ${e.value}`;
+    case 'violation': return `⚠ ${e.rule} broken on ${n}: ${e.text}`;
+    case 'note': return `${n}: ${e.text}`;
+  }
+  return `${e.kind} on ${n}`;
+}
+
+function entry(e) { return `${e.index}/${e.term} ${cmd(e)}`; }
+
+export function cmd(e) {
+  if (e.cmd !== undefined) return e.cmd;
+  return e.cmd64 !== undefined ? '(binary)' : '';
+}
