@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/raftlab/raftlab/kv"
 	"github.com/raftlab/raftlab/lab"
 	"github.com/raftlab/raftlab/raft"
+	"github.com/raftlab/raftlab/raft/kv"
 )
 
 // nodeOptions are what `raftviz node` runs with.

@@ -11,7 +11,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/stretchr/testify/require"
 
-	"github.com/raftlab/raftlab/kv"
+	"github.com/raftlab/raftlab/raft/kv"
 )
 
 func cmd(t *testing.T, c kv.Command) []byte {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/raftlab/raftlab/kv"
 	"github.com/raftlab/raftlab/raft"
+	"github.com/raftlab/raftlab/raft/kv"
 	"github.com/raftlab/raftlab/solutions"
 )
 
