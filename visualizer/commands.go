@@ -44,6 +44,10 @@ var handlers = map[string]handler{
 	"partition": {do: (*Session).partition, branches: true},
 	"network":   {do: (*Session).setNetwork, branches: true},
 	"propose":   {do: (*Session).propose, branches: true},
+	"hold":      {do: (*Session).msgOp, branches: true}, // msgcontrol.go
+	"release":   {do: (*Session).msgOp, branches: true},
+	"discard":   {do: (*Session).msgOp, branches: true},
+	"duplicate": {do: (*Session).msgOp, branches: true},
 }
 
 // errWatchOnly refuses a control command from a viewer without the token.

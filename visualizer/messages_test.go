@@ -1,6 +1,8 @@
 package visualizer
 
 import (
+	"slices"
+
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,4 +53,56 @@ func TestMessagesKeyedBySendEvent(t *testing.T) {
 			require.Equal(t, m.String(), f.Msg.String())
 		}
 	}
+}
+
+// A viewer acts on one message by its key: holds it past its arrival time
+// and delivers it later, drops it, or delivers a copy of it. Each shows in
+// the events every viewer gets, keyed as the message was drawn.
+func TestOneMessageHeldDroppedDuplicated(t *testing.T) {
+	ts := startServer(t, SessionOptions{Impl: reference, Nodes: 5, Seed: 12, Speed: 5}, "")
+	c := ts.dial("")
+	c.state()
+	c.waitEvent(func(e raft.Event) bool { return e.Kind == raft.EvRole && e.Role == raft.Leader })
+	c.do(map[string]any{"op": "pause"})
+	var st stateFrame
+	for len(st.InFlight) < 3 { // a moment with three messages on their way
+		c.do(map[string]any{"op": "step"})
+		c.send(map[string]any{"op": "state"})
+		st = c.state()
+	}
+	held, dropped, copied := st.InFlight[0], st.InFlight[1], st.InFlight[2]
+	// waitKeyed reads events until one of kind is keyed by key.
+	waitKeyed := func(kind raft.EventKind, key uint64) raft.Event {
+		for {
+			events, keys := decodePageEvents(t, c.next("events"))
+			for i, e := range events {
+				if e.Kind == kind && keys[i] == key {
+					return e
+				}
+			}
+		}
+	}
+
+	c.do(map[string]any{"op": "hold", "seq": held.Key})
+	require.Equal(t, held.Key, waitKeyed(raft.EvHold, held.Key).Cause)
+	c.do(map[string]any{"op": "discard", "seq": dropped.Key})
+	require.Equal(t, "discarded by a command", waitKeyed(raft.EvDrop, dropped.Key).Text)
+	c.do(map[string]any{"op": "duplicate", "seq": copied.Key})
+	require.Equal(t, "duplicate", waitKeyed(raft.EvDeliver, copied.Key).Text)
+
+	// Long past its arrival time the held message waits, listed as held.
+	c.do(map[string]any{"op": "step", "count": 200})
+	c.send(map[string]any{"op": "state"})
+	st = c.state()
+	require.Greater(t, st.Time, held.Arrive)
+	i := slices.IndexFunc(st.InFlight, func(f inFlight) bool { return f.Key == held.Key })
+	require.GreaterOrEqual(t, i, 0, "the held message is still listed")
+	require.True(t, st.InFlight[i].Held)
+	c.refused(map[string]any{"op": "hold", "seq": held.Key}, "already held")
+	c.do(map[string]any{"op": "release", "seq": held.Key})
+	e := waitKeyed(raft.EvRelease, held.Key)
+	require.Equal(t, held.Msg.String(), e.Msg.String())
+
+	c.refused(map[string]any{"op": "discard", "seq": held.Key}, "is on its way")
+	c.refused(map[string]any{"op": "hold"}, `say which message in "seq"`)
 }

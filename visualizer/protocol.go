@@ -51,6 +51,7 @@ var ops = map[string]bool{
 	"crash": true, "restart": true, "timeout": true,
 	"partition": true, "isolate": true, "heal": true, "network": true,
 	"propose": true, "reset": true, "seek": true, "live": true, "scenario": true,
+	"hold": true, "release": true, "discard": true, "duplicate": true, // one message (msgcontrol.go)
 	"state": false, // ask for a fresh state frame
 }
 
@@ -115,7 +116,7 @@ var commandFields, commandFieldNames = func() (map[string]bool, string) {
 }()
 
 func opNames() string {
-	return "pause, resume, step, speed, crash, restart, timeout, partition, isolate, heal, network, propose, reset, seek, live, scenario, state"
+	return "pause, resume, step, speed, crash, restart, timeout, partition, isolate, heal, network, propose, hold, release, discard, duplicate, reset, seek, live, scenario, state"
 }
 
 // explainJSON says what is wrong with a frame that does not decode, in the

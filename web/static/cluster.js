@@ -199,12 +199,15 @@ export class ClusterView {
     const labels = []; // refusal reasons drawn, so that none covers another
     let drawn = 0;
     for (const [key, f] of m.inflight) {
-      if (f.arrive < vt - 1e6) continue; // its arrival was not seen
+      if (!f.held && f.arrive < vt - 1e6) continue; // its arrival was not seen
       if (drawn++ > 400) break;
-      // With reduced motion, a message sits still halfway along its link.
-      const p = this.pointOf(f.msg, f.sent, f.arrive, still ? null : vt);
+      // With reduced motion, a message sits still halfway along its link; a
+      // held one stays where it was held.
+      const at = f.held ? (f.heldAt === null ? null : Math.min(f.heldAt, f.arrive)) : still ? null : vt;
+      const p = this.pointOf(f.msg, f.sent, f.arrive, at);
       if (!p) continue;
       this.drawMessage(ctx, f.msg, p, this.picked && this.picked.key === key, labels);
+      if (f.held) this.drawHeld(ctx, p);
       this.positions.push({ x: p.x, y: p.y, key, item: f });
     }
     if (still) return;
@@ -287,6 +290,13 @@ export class ClusterView {
       ctx.fillStyle = '#fff';
       ctx.fillText(String(m.entries.length), x, y + 1);
     }
+  }
+
+  // drawHeld marks a held message: two bars, as on a pause button.
+  drawHeld(ctx, p) {
+    ctx.fillStyle = '#111';
+    ctx.fillRect(p.x + 15, p.y - 9, 4, 18);
+    ctx.fillRect(p.x + 22, p.y - 9, 4, 18);
   }
 
   click(e) {

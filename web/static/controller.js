@@ -216,6 +216,13 @@ export class Controller {
       if (!b || b.disabled || !p || p.kind !== 'node') return;
       this.nodeAction(b.dataset.act, p.id);
     });
+    on('msg-view', 'click', e => {
+      const b = e.target.closest('button[data-msg-act]');
+      const p = this.cluster.picked;
+      if (!b || b.disabled || !p || p.kind !== 'msg') return;
+      const f = this.model.inflight.get(p.key);
+      if (f && f.key) this.send({ op: b.dataset.msgAct, seq: f.key });
+    });
     document.addEventListener('keydown', e => this.key(e));
   }
 

@@ -34,7 +34,7 @@ export class Model {
     this.network = {};
     this.config = {};
     this.leaderMark = { id: 0, term: 0 }; // who leads, as the server says (lab.View.Leader)
-    this.inflight = new Map(); // message key (its send event's seq) → {msg, say, sent, arrive}
+    this.inflight = new Map(); // message key (its send event's seq) → {key, msg, say, sent, arrive, held, heldAt}
     this.drops = [];           // recent drops, for the animation: {msg, t, wall}
     this.votes = new Map();    // candidate id → {term, from: Set of ids}: votes granted to it
     this.recent = [];          // the last events, newest last
@@ -57,7 +57,7 @@ export class Model {
     this.leaderMark = st.leader || { id: 0, term: 0 };
     this.inflight = new Map();
     for (const f of st.inflight || []) {
-      this.inflight.set(keyOf(f.key, f.msg, f.arrive), { msg: f.msg, say: f.say, sent: Math.max(0, f.arrive - 10e6), arrive: f.arrive });
+      this.inflight.set(keyOf(f.key || f.sent, f.msg, f.arrive), { key: f.key || f.sent, msg: f.msg, say: f.say, sent: Math.max(0, f.arrive - 10e6), arrive: f.arrive, held: !!f.held, heldAt: null });
     }
     this.drops = [];
     this.votes = new Map();
@@ -95,7 +95,7 @@ export class Model {
       case 'save-log': n.savedLog = e.index - 1 + (e.entries || []).length; break;
       case 'send':
         if (this.inflight.size < MAX_INFLIGHT) {
-          this.inflight.set(keyOf(e.key, e.msg, e.arrive), { msg: e.msg, say: e.say, sent: e.t, arrive: e.arrive });
+          this.inflight.set(keyOf(e.key, e.msg, e.arrive), { key: e.key, msg: e.msg, say: e.say, sent: e.t, arrive: e.arrive, held: false, heldAt: null });
         }
         break;
       case 'deliver': {
@@ -109,6 +109,13 @@ export class Model {
         this.drops.push({ msg: e.msg, t: e.t, why: e.text, wall: performance.now() });
         if (this.drops.length > 200) this.drops.splice(0, 100);
         break;
+      case 'hold': case 'release': {
+        // A held message waits where it was, past its arrival time, until
+        // a release (a deliver or drop follows) or a discard (a drop follows).
+        const f = this.inflight.get(keyOf(e.cause));
+        if (f) { f.held = e.kind === 'hold'; f.heldAt = f.held ? e.t : null; }
+        break;
+      }
       case 'crash': n.up = false; break;
       case 'restart':
         // As lab.View: a restarted server begins from nothing but what it saved.
@@ -198,7 +205,7 @@ export class Model {
   // expire forgets messages whose arrival was not seen by virtual time vt
   // (their deliver came before this viewer joined, or was never sent).
   expire(vt) {
-    for (const [key, f] of this.inflight) if (f.arrive < vt - 1e6) this.inflight.delete(key);
+    for (const [key, f] of this.inflight) if (!f.held && f.arrive < vt - 1e6) this.inflight.delete(key);
   }
 
   // leader is the server that leads, as the server decided it, or null.
@@ -225,8 +232,8 @@ export class Model {
 // keyOf is a message's key: the number of the event that sent it. Only a
 // message whose send the server no longer remembers has none; it is then
 // known by its link and arrival time.
-function keyOf(key, m, arrive) {
-  return key ? 'k' + key : `${m.from}>${m.to}@${arrive}:${m.type}`;
+export function keyOf(key, m, arrive) {
+  return key ? 'k' + key : m ? `${m.from}>${m.to}@${arrive}:${m.type}` : '';
 }
 
 function splice(log, from, entries) {

@@ -53,6 +53,7 @@ export class PanelView {
   // update refreshes what the panel shows; cheap when nothing changed.
   update(force = false) {
     this.updateNode();
+    this.updateMessage();
     this.updateEvents(force);
     this.announce();
   }
@@ -86,6 +87,22 @@ export class PanelView {
     for (const b of document.querySelectorAll('#node-view button[data-act]')) {
       const act = b.dataset.act;
       b.disabled = act === 'restart' ? n.up : !n.up || (act === 'timeout' && n.role === 'leader');
+    }
+  }
+
+  // updateMessage says whether the picked message is still on its way, and
+  // offers only what can be done to it now.
+  updateMessage() {
+    const p = this.picked;
+    if (!p || p.kind !== 'msg') return;
+    const f = this.model.inflight.get(p.key);
+    const state = !f ? 'arrived or lost' : f.held ? 'held' : 'on its way';
+    const tag = $('mv-state');
+    if (tag.textContent !== state) tag.textContent = state;
+    const can = { hold: !!f && !f.held, release: !!f && f.held, discard: !!f, duplicate: !!f };
+    for (const b of document.querySelectorAll('#msg-view button[data-msg-act]')) {
+      const off = !can[b.dataset.msgAct] || !f.key;
+      if (b.disabled !== off) b.disabled = off;
     }
   }
 

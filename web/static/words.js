@@ -29,6 +29,10 @@ export function describeEvent(e) {
       const c = e.entries && e.entries[0] ? cmd(e.entries[0]) : '';
       return e.term ? `a client proposes ${c} to ${n}: index ${e.index} in term ${e.term}` : `a client proposes ${c} to ${n}, which refuses: it is not the leader`;
     }
+    case 'hold': return `held on its way: ${e.say || e.msg.type} — it waits until delivered or dropped`;
+    case 'release': return `the held ${e.say || e.msg.type} is delivered now`;
+    case 'discard': return `dropped on its way: ${e.say || e.msg.type}`;
+    case 'duplicate': return `a copy of ${e.say || e.msg.type} is delivered now`;
     case 'crash': return `${n} crashes${e.text ? ': ' + e.text : ''}`;
     case 'restart': return `${n} restarts from what it saved`;
     case 'timeout': return `${n}'s election timer is made to run out`;
