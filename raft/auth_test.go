@@ -61,6 +61,7 @@ func TestForgedAndReplayedRPCsChangeNothing(t *testing.T) {
 		peers[i] = raft.Peer{ID: id, Address: srv.URL}
 	}
 	servers := make([]*server, n)
+	c := &cluster{t: t, servers: servers, leaders: newLeaderBoard()}
 	for i := range servers {
 		cfg := raft.ClusterConfig(raft.NodeID(i+1), n)
 		cfg.Peers = peers
@@ -72,6 +73,7 @@ func TestForgedAndReplayedRPCsChangeNothing(t *testing.T) {
 		handlers[i] = rt.HandleRPC()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
+		c.leaders.follow(cfg.ID, rt)
 		require.NoError(t, rt.Start(ctx))
 		servers[i] = &server{id: cfg.ID, rt: rt, cancel: cancel, got: record(rt)}
 	}
@@ -81,12 +83,12 @@ func TestForgedAndReplayedRPCsChangeNothing(t *testing.T) {
 	loadDone := make(chan struct{})
 	go func() {
 		defer close(loadDone)
-		for c := range commands {
-			proposeQuietly(servers, fmt.Sprintf("c%d", c))
+		for i := range commands {
+			proposeQuietly(servers, c.leaders, fmt.Sprintf("c%d", i))
 		}
 	}()
-	leader := waitLeader(t, servers[0])
-	waitApplied(t, servers[0], "c20")
+	leader := c.waitLeader().ID
+	appliedUntil(t, servers[0], "c20")
 
 	secretOfAnother := bytes.Repeat([]byte("x"), raft.MinSecretBytes)
 	for _, s := range servers {
@@ -131,12 +133,16 @@ func TestForgedAndReplayedRPCsChangeNothing(t *testing.T) {
 	for i := 1; i < n; i++ {
 		require.Equal(t, logs[0], logs[i], "%v and %v applied different entries", servers[0].id, servers[i].id)
 	}
+	c.leaders.check(t)
 }
 
-// proposeQuietly proposes cmd until some server takes it (retrying when an
-// election is under way), and waits for nothing else.
-func proposeQuietly(servers []*server, cmd string) {
+// proposeQuietly proposes cmd until some server takes it (waiting for a
+// change of leader when an election is under way), and waits for nothing else.
+func proposeQuietly(servers []*server, leaders *leaderBoard, cmd string) {
 	for {
+		leaders.mu.Lock()
+		changed := leaders.changed
+		leaders.mu.Unlock()
 		for _, s := range servers {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_, _, err := s.rt.Propose(ctx, []byte(cmd))
@@ -150,7 +156,11 @@ func proposeQuietly(servers []*server, cmd string) {
 				return
 			}
 		}
-		time.Sleep(5 * time.Millisecond) // an election is under way
+		select { // an election is under way
+		case <-changed:
+		case <-time.After(waitFor):
+			return
+		}
 	}
 }
 

@@ -18,6 +18,11 @@ import (
 // saving to Storage before the messages of the same step are sent, sending
 // through the Transport, and delivering committed entries on Applied. The
 // Node itself stays a deterministic state machine; all the concurrency is here.
+//
+// NewRaft returns a *Runtime, not a *Raft: in this package the Raft protocol
+// is the Node (an implementation's code), and the Runtime is what runs one
+// for real. The constructor keeps the name users of other Raft libraries
+// look for (hashicorp/raft's NewRaft).
 type Runtime struct {
 	cfg       Config
 	newNode   Constructor
@@ -27,8 +32,11 @@ type Runtime struct {
 	inbox     chan Message
 	proposals chan proposal
 	statuses  chan chan Status
-	leader    chan NodeID // buffer of one: the newest leader wins
-	applied   *entryQueue
+	applied   chan Entry
+
+	watchMu  sync.Mutex
+	watchers []chan LeaderInfo // each a buffer of one: the newest value wins
+	leader   LeaderInfo        // the last value sent to watchers
 
 	rpcsRefused  atomic.Uint64
 	inboxDropped atomic.Uint64
@@ -74,11 +82,39 @@ type RuntimeOptions struct {
 	Logf func(format string, args ...any)
 	// InboxSize bounds the messages waiting for the node; more are dropped (default 1024).
 	InboxSize int
+	// AppliedBuffer bounds the committed entries waiting on Applied
+	// (default 1024). When that many wait, the server waits for its reader:
+	// it takes no message, tick or proposal until one is read. No entry is
+	// ever dropped.
+	AppliedBuffer int
+}
+
+// LeaderInfo is what WatchLeader reports: the leader a server knows of and
+// its term. Self says whether the leader is that server itself — the same as
+// ID == Config().ID — so a program can tell whether to serve a request or
+// forward it to the leader.
+type LeaderInfo struct {
+	// ID is the leader, or None while the server knows of none.
+	ID NodeID
+	// Term is the server's currentTerm when it learnt of this leader.
+	Term uint64
+	// Self is true when this server is the leader.
+	Self bool
+}
+
+func (l LeaderInfo) String() string {
+	if l.ID == None {
+		return fmt.Sprintf("no leader known in term %d", l.Term)
+	}
+	if l.Self {
+		return fmt.Sprintf("%v leads term %d (this server)", l.ID, l.Term)
+	}
+	return fmt.Sprintf("%v leads term %d", l.ID, l.Term)
 }
 
 // NewRaft prepares a server: cfg says who it is, newNode which implementation
 // runs, store where its state lives (what it holds is restored), transport how
-// its messages travel. Start runs it.
+// its messages travel. Start runs it. (It returns a *Runtime: see Runtime.)
 func NewRaft(cfg Config, newNode Constructor, store Storage, transport Transport, opts RuntimeOptions) (*Runtime, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -89,6 +125,9 @@ func NewRaft(cfg Config, newNode Constructor, store Storage, transport Transport
 	if opts.InboxSize <= 0 {
 		opts.InboxSize = 1024
 	}
+	if opts.AppliedBuffer <= 0 {
+		opts.AppliedBuffer = 1024
+	}
 	logf := opts.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -98,8 +137,8 @@ func NewRaft(cfg Config, newNode Constructor, store Storage, transport Transport
 		inbox:     make(chan Message, opts.InboxSize),
 		proposals: make(chan proposal),
 		statuses:  make(chan chan Status),
-		leader:    make(chan NodeID, 1),
-		applied:   newEntryQueue(),
+		applied:   make(chan Entry, opts.AppliedBuffer),
+		leader:    LeaderInfo{ID: None},
 		done:      make(chan struct{}),
 		logf:      logf,
 	}, nil
@@ -120,7 +159,7 @@ func (r *Runtime) Start(ctx context.Context) error {
 	r.started = true
 	var seed [16]byte
 	_, _ = crand.Read(seed[:]) // crypto/rand.Read never fails on supported platforms
-	env := &runtimeEnv{r: r, rng: rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))}
+	env := &runtimeEnv{r: r, ctx: ctx, rng: rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))}
 	node := r.newNode(r.cfg, saved, env)
 	if node == nil {
 		return errors.New("raft: the constructor returned a nil Node")
@@ -193,15 +232,61 @@ func (r *Runtime) Status(ctx context.Context) (Status, error) {
 	}
 }
 
-// WatchLeader gives the leader this server knows of, each time it changes
-// (None while it knows of none). It never blocks the server: a value not yet
-// read is replaced by the newer one.
-func (r *Runtime) WatchLeader() <-chan NodeID { return r.leader }
+// Config returns the configuration the server was made with.
+func (r *Runtime) Config() Config {
+	c := r.cfg
+	c.Peers = append([]Peer(nil), c.Peers...)
+	return c
+}
+
+// Leader returns the leader this server knows of now, and its term.
+func (r *Runtime) Leader() LeaderInfo {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	return r.leader
+}
+
+// WatchLeader returns a new channel that gives the leader this server knows
+// of, and its term: first the current value, then each change (ID None while
+// it knows of none). Each call makes its own channel, so several readers do
+// not take values from each other; the channel lives as long as the server,
+// so call WatchLeader once per reader, not once per request (Leader reads
+// the current value). It never blocks the server: a channel holds one value,
+// and a value not yet read is replaced by the newer one. The channel is
+// never closed; watch Done to learn that the server stopped.
+func (r *Runtime) WatchLeader() <-chan LeaderInfo {
+	c := make(chan LeaderInfo, 1)
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	c <- r.leader
+	r.watchers = append(r.watchers, c)
+	return c
+}
+
+// notifyLeader tells every watcher of a new leader value. Only the server's
+// goroutine sends on the watchers' channels, so emptying one and then
+// sending cannot block.
+func (r *Runtime) notifyLeader(l LeaderInfo) {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	r.leader = l
+	for _, c := range r.watchers {
+		select { // newest wins
+		case <-c:
+		default:
+		}
+		c <- l
+	}
+}
 
 // Applied gives the committed entries, in index order, as the node applies
 // them. After a restart it gives them again from index 1: the state machine
-// is rebuilt from the log. Nothing is dropped: read it.
-func (r *Runtime) Applied() <-chan Entry { return r.applied.out }
+// is rebuilt from the log. Nothing is dropped: at most
+// RuntimeOptions.AppliedBuffer entries wait on it, and when that many do the
+// server waits for them to be read (see AppliedBuffer) — so read it, from a
+// goroutine that does not wait on this server. It is closed when the server
+// stops.
+func (r *Runtime) Applied() <-chan Entry { return r.applied }
 
 // Done is closed when the server has stopped.
 func (r *Runtime) Done() <-chan struct{} { return r.done }
@@ -222,21 +307,18 @@ func (r *Runtime) stopped() error {
 
 func (r *Runtime) loop(ctx context.Context, node Node, env *runtimeEnv) {
 	defer close(r.done)
-	defer r.applied.close()
+	defer close(r.applied)
 	ticker := time.NewTicker(r.cfg.TickInterval)
 	defer ticker.Stop()
-	lastLeader := NodeID(-1)
+	last := LeaderInfo{ID: -1}
 	after := func() bool {
 		if !env.flush() {
 			return false
 		}
-		if st := node.Status(); st.Leader != lastLeader {
-			lastLeader = st.Leader
-			select { // newest wins
-			case <-r.leader:
-			default:
-			}
-			r.leader <- st.Leader
+		st := node.Status()
+		if st.Leader != last.ID || (st.Leader != None && st.Term != last.Term) {
+			last = LeaderInfo{ID: st.Leader, Term: st.Term, Self: st.Leader == r.cfg.ID && st.Leader != None}
+			r.notifyLeader(last)
 		}
 		return true
 	}
@@ -273,6 +355,7 @@ func (r *Runtime) loop(ctx context.Context, node Node, env *runtimeEnv) {
 // reaches storage before any of its messages leaves.
 type runtimeEnv struct {
 	r      *Runtime
+	ctx    context.Context // the server's run: an Apply waiting for a reader ends with it
 	rng    *rand.Rand
 	outbox []Message
 	failed error
@@ -311,9 +394,20 @@ func (e *runtimeEnv) fail(err error) {
 	e.r.mu.Unlock()
 }
 
+// Apply hands en to the reader of Applied, waiting while AppliedBuffer
+// entries wait there: the server's backpressure. If the server is stopped
+// meanwhile, the rest of the step is abandoned (nothing more is saved or
+// sent); a restart delivers the entries again from the log.
 func (e *runtimeEnv) Apply(en Entry) {
-	if e.failed == nil {
-		e.r.applied.push(en)
+	if e.failed != nil {
+		return
+	}
+	en.Command = append([]byte(nil), en.Command...)
+	select {
+	case e.r.applied <- en:
+	case <-e.ctx.Done():
+		e.failed = e.ctx.Err()
+		e.outbox = nil
 	}
 }
 
@@ -323,7 +417,8 @@ func (e *runtimeEnv) Logf(format string, args ...any) {
 	e.r.logf("%v: "+format, append([]any{e.r.cfg.ID}, args...)...)
 }
 
-// flush sends the step's messages; false if storage has failed.
+// flush sends the step's messages; false if storage has failed or the
+// server was stopped in the middle of the step.
 func (e *runtimeEnv) flush() bool {
 	if e.failed != nil {
 		return false
@@ -334,59 +429,4 @@ func (e *runtimeEnv) flush() bool {
 	clear(e.outbox)
 	e.outbox = e.outbox[:0]
 	return true
-}
-
-// entryQueue passes entries from the node's goroutine to a reader without
-// blocking the node and without dropping any.
-type entryQueue struct {
-	mu     sync.Mutex
-	items  []Entry
-	wake   chan struct{}
-	out    chan Entry
-	closed bool
-}
-
-func newEntryQueue() *entryQueue {
-	q := &entryQueue{wake: make(chan struct{}, 1), out: make(chan Entry)}
-	go q.run()
-	return q
-}
-
-func (q *entryQueue) push(e Entry) {
-	q.mu.Lock()
-	q.items = append(q.items, e)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *entryQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *entryQueue) run() {
-	defer close(q.out)
-	for {
-		q.mu.Lock()
-		items, closed := q.items, q.closed
-		q.items = nil
-		q.mu.Unlock()
-		for _, e := range items {
-			q.out <- e
-		}
-		if closed && len(items) == 0 {
-			return
-		}
-		if len(items) == 0 {
-			<-q.wake
-		}
-	}
 }

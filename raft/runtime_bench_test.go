@@ -27,27 +27,23 @@ func BenchmarkRuntimeFileStore(b *testing.B) {
 			}
 			defer os.RemoveAll(dir)
 		}
-		net := raft.NewInmemNetwork()
-		servers := make([]*server, 3)
-		for i := range servers {
-			cfg := raft.ClusterConfig(raft.NodeID(i+1), 3)
+		c := newClusterIn(b, dir, 3, func(cfg *raft.Config) {
 			// A long election timeout: a busy machine must not start an
 			// election in the middle of the measurement.
 			cfg.ElectionTimeout = 2 * time.Second
-			servers[i] = startServerWith(b, net, dir, cfg)
-		}
-		leader := servers[waitLeader(b, servers[0])-1]
+		})
+		leader := c.servers[c.waitLeader().ID-1]
 		at := make([]time.Time, commands+1)
-		for c := range commands {
-			if c >= window {
-				leader.got.waitLen(b, c-window+1)
+		for i := range commands {
+			if i >= window {
+				leader.got.waitLen(b, i-window+1)
 			}
-			if c%phase == 0 || c == commands-phase {
-				at[c] = time.Now()
+			if i%phase == 0 || i == commands-phase {
+				at[i] = time.Now()
 			}
-			index := propose(b, servers, fmt.Sprintf("c%d", c))
-			if index != uint64(c+1) {
-				b.Fatalf("command %d went to index %d: a leader changed during the benchmark", c, index)
+			index := c.propose(fmt.Sprintf("c%d", i))
+			if index != uint64(i+1) {
+				b.Fatalf("command %d went to index %d: a leader changed during the benchmark", i, index)
 			}
 		}
 		leader.got.waitLen(b, commands)
@@ -56,8 +52,6 @@ func BenchmarkRuntimeFileStore(b *testing.B) {
 		b.ReportMetric(firstRate, "commits/s@0-2k")
 		b.ReportMetric(lastRate, "commits/s@8k-10k")
 		b.ReportMetric(lastRate/firstRate, "ratio")
-		for _, s := range servers {
-			s.stop()
-		}
+		c.stopAll()
 	}
 }

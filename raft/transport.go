@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -130,8 +129,8 @@ type HTTPTransport struct {
 	wg     sync.WaitGroup
 }
 
-// NewHTTPTransport sends to the peers at their Address (a base URL such as
-// http://10.0.0.2:7000), skipping self, signing every message with
+// NewHTTPTransport sends to the peers at their Address (HOST:PORT, or a base
+// URL such as https://10.0.0.2:7000; see PeerURL), skipping self, signing every message with
 // opts.Secret. It refuses to start without a secret unless opts.Insecure.
 func NewHTTPTransport(peers []Peer, self NodeID, opts HTTPOptions) (*HTTPTransport, error) {
 	t := &HTTPTransport{
@@ -160,10 +159,11 @@ func NewHTTPTransport(peers []Peer, self NodeID, opts HTTPOptions) (*HTTPTranspo
 		if p.ID == self {
 			continue
 		}
-		if !strings.HasPrefix(p.Address, "http://") && !strings.HasPrefix(p.Address, "https://") {
-			return nil, fmt.Errorf("raft: peer %v has address %q: want a base URL such as http://10.0.0.2:7000", p.ID, p.Address)
+		base, err := PeerURL(p.Address)
+		if err != nil {
+			return nil, fmt.Errorf("raft: peer %v has %w", p.ID, err)
 		}
-		t.urls[p.ID] = strings.TrimSuffix(p.Address, "/") + RPCPath
+		t.urls[p.ID] = base + RPCPath
 	}
 	for id, url := range t.urls {
 		q := make(chan Message, 1024)

@@ -80,7 +80,7 @@ func NewService(rt *raft.Runtime, self raft.NodeID, peers []raft.Peer, opts Serv
 		store: NewStore(), waiters: map[uint64]chan applied{},
 	}
 	for _, p := range peers {
-		s.urls[p.ID] = p.Address
+		s.urls[p.ID], _ = raft.PeerURL(p.Address) // "" for a bad address: then no hint
 	}
 	go s.applyLoop()
 	go s.watchLeader()
@@ -109,10 +109,11 @@ func (s *Service) applyLoop() {
 }
 
 func (s *Service) watchLeader() {
+	leaders := s.rt.WatchLeader()
 	for {
 		select {
-		case id := <-s.rt.WatchLeader():
-			s.leader.Store(int64(id))
+		case l := <-leaders:
+			s.leader.Store(int64(l.ID))
 		case <-s.rt.Done():
 			return
 		}
