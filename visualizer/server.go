@@ -4,7 +4,11 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/netip"
+	"os"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -23,6 +27,13 @@ type ServerOptions struct {
 	// (?token=… on the page's address) may only watch. Set it whenever the
 	// server listens beyond loopback.
 	Token string
+	// Hosts are the names and addresses, besides the loopback ones, that a
+	// request may name in its Host header: the machine's addresses when the
+	// server listens beyond loopback (see HostsFor). Any other Host is
+	// refused, so that a web page on another site whose name has been made
+	// to point at this machine (DNS rebinding) can neither read the page nor
+	// drive the cluster.
+	Hosts []string
 }
 
 // NewHandler returns the visualizer's routes:
@@ -35,6 +46,7 @@ type ServerOptions struct {
 func NewHandler(opts ServerOptions) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
+	r.Use(hostCheck(opts.Hosts))
 	r.Use(securityHeaders)
 	static := http.FileServerFS(opts.Static)
 	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
@@ -98,6 +110,74 @@ func WriteTrace(w interface{ Write([]byte) (int, error) }, opts lab.Options, cmd
 		return err
 	}
 	return tw.Flush()
+}
+
+// hostCheck refuses a request whose Host is not one this server answers to.
+func hostCheck(hosts []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !hostAllowed(r.Host, hosts) {
+				http.Error(w, fmt.Sprintf("raftviz: this server does not answer to the name %q: open it by its own address (start it with -hosts NAME to allow another name)", r.Host), http.StatusMisdirectedRequest)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// hostAllowed reports whether a Host header names this server: a loopback
+// name or address, or one of hosts. The port is not checked.
+func hostAllowed(hostport string, hosts []string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") {
+		if !strings.HasSuffix(host, "]") {
+			return false
+		}
+		host = host[1 : len(host)-1]
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return true
+	}
+	for _, h := range hosts {
+		if strings.EqualFold(strings.TrimSuffix(strings.Trim(h, "[]"), "."), host) {
+			return true
+		}
+	}
+	return false
+}
+
+// HostsFor lists the names a server listening on host (the host part of
+// its address) answers to besides the loopback ones: none on loopback; the
+// address itself when it is a particular one; and every address of the
+// machine, and its name, when it is a wildcard (0.0.0.0, ::, or empty).
+func HostsFor(host string) []string {
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	switch {
+	case host == "localhost" || (err == nil && ip.IsLoopback()):
+		return nil
+	case host != "" && (err != nil || !ip.IsUnspecified()):
+		return []string{host}
+	}
+	hosts := []string{"0.0.0.0", "::"} // as the address was printed
+	if name, err := os.Hostname(); err == nil && name != "" {
+		hosts = append(hosts, name)
+	}
+	addrs, _ := net.InterfaceAddrs() // none found: only the names above
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			hosts = append(hosts, p.Addr().WithZone("").String())
+		}
+	}
+	return hosts
 }
 
 func securityHeaders(next http.Handler) http.Handler {

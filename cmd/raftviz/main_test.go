@@ -217,6 +217,12 @@ func TestServeBeyondLoopbackNeedsToken(t *testing.T) {
 	go func() { done <- run(ctx, []string{"-addr", "0.0.0.0:0", "-open=false", "-nodes", "3"}, &out, &out) }()
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "?token=") }, 10*time.Second, 10*time.Millisecond)
 	require.Contains(t, out.String(), "anyone can watch at")
+	// The address printed is one the server answers to (its Host allowed).
+	url := strings.Fields(out.String()[strings.Index(out.String(), "anyone can watch at"):])[4]
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, url)
 	cancel()
 	require.Equal(t, 0, <-done)
 }

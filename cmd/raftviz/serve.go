@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ type serveFlags struct {
 	addr  string
 	open  bool
 	speed float64
+	hosts string
 }
 
 func addServeFlags(fs *flagSet) *serveFlags {
@@ -31,6 +33,7 @@ func addServeFlags(fs *flagSet) *serveFlags {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on; beyond loopback, controlling the cluster needs the token printed at start-up")
 	fs.BoolVar(&f.open, "open", true, "open the page in a browser")
 	fs.Float64Var(&f.speed, "speed", visualizer.DefaultSpeed, "virtual seconds per second of wall time")
+	fs.StringVar(&f.hosts, "hosts", "", "comma-separated names the page may be reached by besides this machine's own addresses (e.g. a DNS name of a lecture room's machine); any other name is refused")
 	return &f
 }
 
@@ -87,7 +90,8 @@ func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf 
 		return fmt.Errorf("cannot listen on %s: %w", sf.addr, err)
 	}
 	srv := &http.Server{
-		Handler:           visualizer.NewHandler(visualizer.ServerOptions{Session: session, Static: web.Static(), Token: token}),
+		Handler: visualizer.NewHandler(visualizer.ServerOptions{Session: session, Static: web.Static(), Token: token,
+			Hosts: append(visualizer.HostsFor(host), splitHosts(sf.hosts)...)}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go session.Run(ctx)
@@ -120,6 +124,17 @@ func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf 
 	<-session.Done()
 	fmt.Fprintln(stdout, "raftviz: stopped")
 	return nil
+}
+
+// splitHosts reads the -hosts list.
+func splitHosts(list string) []string {
+	var hosts []string
+	for _, h := range strings.Split(list, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }
 
 func isLoopback(host string) bool {
