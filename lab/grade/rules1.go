@@ -1,0 +1,224 @@
+package grade
+
+import (
+	"github.com/raftlab/raftlab/raft"
+)
+
+// Rule tests of stage 1, leader election (section 5.2, Figure 2).
+
+var rules1Tests = []*Test{
+	{Stage: 1, Name: "VoteOnce", Points: 3, Nodes: 5, Seeds: 10, Run: testVoteOnce,
+		What: "two candidates ask in the same term: each server votes for at most one, a candidate for itself; a candidate that hears from the new leader returns to follower"},
+	{Stage: 1, Name: "VotesOfThisTerm", Points: 3, Nodes: 5, Seeds: 10, Run: testVotesOfThisTerm,
+		What: "a candidate becomes leader only with votes from a majority of servers in its term: a duplicated vote counts once, a vote of an earlier term not at all"},
+	{Stage: 1, Name: "StepDownOnReply", Points: 3, Nodes: 3, Seeds: 10, Run: testStepDownOnReply,
+		What: "a deposed leader that hears the higher term only in replies steps down"},
+	{Stage: 1, Name: "StaleLeaderRefused", Points: 3, Nodes: 3, Seeds: 10, Run: testStaleLeaderRefused,
+		What: "an AppendEntries from a deposed leader, delivered late, is refused"},
+}
+
+// testVoteOnce: the leader is cut off and two followers, a and c, time out
+// together in the same term. Their RequestVotes are held and delivered so
+// that every server sees both: b and d hear a first; a and c hear each other.
+func testVoteOnce(h *Harness) {
+	leader := h.CheckOneLeader()
+	term := h.CheckTerms()
+	h.Disconnect(leader)
+	rest := h.others(leader)
+	a, c, b, d := rest[0], rest[1], rest[2], rest[3]
+	h.holdWhere(anyOf(msgIs(raft.RequestVote, raft.None, raft.None), msgIs(raft.RequestVoteReply, raft.None, raft.None)))
+	h.candidateIn(a, term+1)
+	h.candidateIn(c, term+1)
+	toRest := func(m *raft.Message) bool { return m.Type == raft.RequestVote && m.To != leader }
+	reqs := h.awaitHeld(toRest, 6, h.sim.Options().Config.HeartbeatTimeout)
+	find := func(from, to raft.NodeID) {
+		for _, f := range reqs {
+			if f.Msg.From == from && f.Msg.To == to {
+				h.release(f)
+				return
+			}
+		}
+		h.Fatalf("candidate", "%v became a candidate in term %d but sent no RequestVote to %v. Figure 2, rules for candidates: send RequestVote RPCs to all other servers%s",
+			from, term+1, to, h.describe())
+	}
+	// First come, first served: b and d hear a first, then c; a and c hear each other.
+	find(a, b)
+	find(a, d)
+	find(c, b)
+	find(c, d)
+	find(c, a)
+	find(a, c)
+	// The checker has seen every granted vote as it left: b or d granting both
+	// breaks One Vote Per Term at once. A candidate voted for itself.
+	for _, f := range h.heldWhere(msgIs(raft.RequestVoteReply, raft.None, raft.None)) {
+		if m := f.Msg; m.VoteGranted && (m.From == a || m.From == c) && m.Term == term+1 {
+			h.Fatalf("one vote per term", "%v, a candidate in term %d, granted its vote to %v in that term. Figure 2, rules for candidates: on conversion to candidate, vote for self — "+
+				"votedFor is then taken for the term, and RequestVote receiver 2 refuses everyone else", m.From, term+1, m.To)
+		}
+	}
+	h.holdWhere(msgIs(raft.RequestVote, raft.None, raft.None)) // replies flow from now on
+	// Watch for the new leader's first AppendEntries to every other server.
+	told := map[raft.NodeID]bool{}
+	watch := func(e *raft.Event) bool {
+		if e.Kind == raft.EvSend && e.Msg.Type == raft.AppendEntries && e.Msg.From == a {
+			told[e.Msg.To] = true
+		}
+		return len(told) == h.N()-1
+	}
+	for _, f := range h.heldWhere(msgIs(raft.RequestVoteReply, raft.None, raft.None)) {
+		if err := h.sim.Release(f.Sent); err != nil {
+			h.Fatalf("harness", "%v", err)
+		}
+		h.RunUntilEvent(watch, 0)
+	}
+	if st := h.Status(a); st.Role != raft.Leader {
+		h.Fatalf("election", "%v, a candidate in term %d, received votes from %v and %v (a majority of %d with its own) and is %v in term %d. Figure 2, rules for candidates: if votes received from a majority of servers, become leader%s",
+			a, term+1, b, d, h.N(), st.Role, st.Term, h.describe())
+	}
+	// Upon election it tells every server at once (a tick or two of slack).
+	tick := h.sim.Options().Config.TickInterval
+	if len(told) < h.N()-1 && !h.RunUntilEvent(watch, 2*tick) {
+		h.Fatalf("heartbeat", "%v became leader of term %d and sent AppendEntries to only %d of the %d other servers within %v. Figure 2, rules for leaders: "+
+			"upon election, send initial empty AppendEntries RPCs (heartbeat) to each server — a candidate of the same term is waiting to hear of the leader",
+			a, term+1, len(told), h.N()-1, 2*tick)
+	}
+	// c, still a candidate in term+1, hears from the leader of its term.
+	isHeartbeat := func(e *raft.Event) bool {
+		return e.Kind == raft.EvDeliver && e.Msg.Type == raft.AppendEntries && e.Msg.From == a && e.Msg.To == c
+	}
+	if h.RunUntilEvent(isHeartbeat, 2*h.ElectionTimeout()) {
+		h.settle()
+		if st := h.Status(c); st.Term == term+1 && st.Role != raft.Follower {
+			h.Fatalf("candidate steps down", "%v, a candidate in term %d, received AppendEntries from %v, the leader of term %d, and is still %v. Figure 2, rules for candidates: "+
+				"if AppendEntries RPC received from new leader: convert to follower", c, term+1, a, term+1, st.Role)
+		}
+	}
+	h.releaseAll()
+	h.Connect(leader)
+	h.CheckOneLeader()
+}
+
+// testVotesOfThisTerm: candidate a gets two grants, held. One is delivered
+// three times; then a starts a new election and the grants of the old one
+// arrive. Neither makes a majority of its term.
+func testVotesOfThisTerm(h *Harness) {
+	leader := h.CheckOneLeader()
+	term := h.CheckTerms()
+	h.Disconnect(leader)
+	rest := h.others(leader)
+	a, b, d := rest[0], rest[1], rest[2]
+	h.holdWhere(anyOf(msgIs(raft.RequestVote, a, raft.None), msgIs(raft.RequestVoteReply, raft.None, a)))
+	h.candidateIn(a, term+1)
+	reqs := h.awaitHeld(func(m *raft.Message) bool { return m.Type == raft.RequestVote && m.To != leader }, 3, h.sim.Options().Config.HeartbeatTimeout)
+	for _, f := range reqs {
+		if f.Msg.To == b || f.Msg.To == d {
+			h.release(f)
+		}
+	}
+	var rb, rd []int
+	replies := h.heldWhere(msgIs(raft.RequestVoteReply, raft.None, a))
+	for i, f := range replies {
+		if f.Msg.VoteGranted && f.Msg.Term == term+1 {
+			switch f.Msg.From {
+			case b:
+				rb = append(rb, i)
+			case d:
+				rd = append(rd, i)
+			}
+		}
+	}
+	if len(rb) == 0 || len(rd) == 0 {
+		h.Fatalf("vote", "%v and %v, followers in term %d that had not voted, were asked for their vote by %v in term %d, whose log is as up-to-date as theirs, and did not both grant it. "+
+			"Figure 2, RequestVote receiver 2: if votedFor is null or candidateId, and the candidate's log is at least as up-to-date as the receiver's, grant vote%s",
+			b, d, term, a, term+1, h.describe())
+	}
+	fb, fd := replies[rb[0]], replies[rd[0]]
+	h.duplicate(fb)
+	h.duplicate(fb)
+	if h.Status(a).Role == raft.Leader {
+		h.Fatalf("majority of votes", "%v became leader of term %d with votes from itself and %v only (%v's reply arrived three times): a majority of %d servers is %d different servers — count each voter once",
+			a, term+1, b, b, h.N(), h.N()/2+1)
+	}
+	h.candidateIn(a, term+2)
+	h.release(fb)
+	h.release(fd)
+	if st := h.Status(a); st.Role == raft.Leader {
+		h.Fatalf("majority of votes", "%v became leader of term %d when the votes %v and %v granted it in term %d arrived late; nobody voted for it in term %d. "+
+			"Only votes for this election count: a reply whose term is not currentTerm is ignored", a, st.Term, b, d, term+1, st.Term)
+	}
+	h.releaseAll()
+	h.Connect(leader)
+	h.CheckOneLeader()
+}
+
+// testStepDownOnReply: the leader is cut off while the others elect a new
+// one. When it returns, everything sent to it except replies is held: it
+// learns of the higher term only from the replies to its own heartbeats.
+func testStepDownOnReply(h *Harness) {
+	old := h.CheckOneLeader()
+	h.Disconnect(old)
+	h.CheckOneLeader()
+	newTerm := h.CheckTerms()
+	toOld := func(m *raft.Message) bool { return m.To == old && !m.Type.IsReply() }
+	h.holdWhere(toOld)
+	for _, f := range h.sim.InFlight() { // sent while it was cut off, still on their way
+		if !f.Held && toOld(f.Msg) {
+			if err := h.sim.Hold(f.Sent); err != nil {
+				h.Fatalf("harness", "%v", err)
+			}
+		}
+	}
+	h.Connect(old)
+	stepped := h.runUntil(func() bool { st := h.Status(old); return st.Role != raft.Leader || st.Term >= newTerm }, 2*h.ElectionTimeout())
+	if st := h.Status(old); !stepped || st.Role == raft.Leader {
+		h.Fatalf("step down", "%v, leader of an earlier term, received replies carrying term %d for %v and is still leader in term %d. "+
+			"Figure 2, rules for all servers: if an RPC request or response contains term T > currentTerm, set currentTerm = T and convert to follower%s",
+			old, newTerm, 2*h.ElectionTimeout(), st.Term, h.describe())
+	}
+	h.releaseAll()
+	h.CheckOneLeader()
+}
+
+// testStaleLeaderRefused: one heartbeat of the leader to a follower is held;
+// the leader is deposed, and the heartbeat is delivered after the follower
+// has moved on to the new leader's term.
+func testStaleLeaderRefused(h *Harness) {
+	old := h.CheckOneLeader()
+	term := h.CheckTerms()
+	f := follower(h, old, 1)
+	taken := false
+	h.holdWhere(func(m *raft.Message) bool {
+		if !taken && m.Type == raft.AppendEntries && m.From == old && m.To == f {
+			taken = true
+			return true
+		}
+		return false
+	})
+	stale := h.awaitHeld(msgIs(raft.AppendEntries, old, f), 1, 2*h.ElectionTimeout())
+	h.holdWhere(nil)
+	if len(stale) == 0 {
+		h.Fatalf("heartbeat", "%v, leader of term %d, sent no AppendEntries to %v in %v. Figure 2, rules for leaders: repeat AppendEntries during idle periods to prevent election timeouts",
+			old, term, f, 2*h.ElectionTimeout())
+	}
+	h.Disconnect(old)
+	newLeader := h.CheckOneLeader()
+	if !h.runUntil(func() bool { st := h.Status(f); return st.Term > term }, 2*h.ElectionTimeout()) {
+		h.Fatalf("higher term", "%v is still in term %d although %v leads term %d%s", f, term, newLeader, h.Status(newLeader).Term, h.describe())
+	}
+	before := h.Status(f)
+	h.holdWhere(msgIs(raft.AppendEntriesReply, f, old))
+	h.Connect(old)
+	h.release(stale[0])
+	for _, r := range h.heldWhere(msgIs(raft.AppendEntriesReply, f, old)) {
+		if r.Msg.Success {
+			h.Fatalf("stale term", "%v, in term %d, accepted an AppendEntries of term %d from %v, a deposed leader. Figure 2, AppendEntries receiver 1: reply false if term < currentTerm",
+				f, before.Term, term, old)
+		}
+	}
+	if st := h.Status(f); st.Term == before.Term && st.Leader == old && before.Leader != old {
+		h.Fatalf("stale term", "%v, in term %d, took %v for the leader of its term after an AppendEntries of term %d from it. Figure 2, AppendEntries receiver 1: reply false if term < currentTerm",
+			f, st.Term, old, term)
+	}
+	h.releaseAll()
+	h.CheckOneLeader()
+}

@@ -1,0 +1,129 @@
+package grade
+
+import (
+	"slices"
+
+	"github.com/raftlab/raftlab/raft"
+)
+
+// Rule tests of stage 2, log replication (sections 5.3 and 5.4, Figure 2).
+
+var rules2Tests = []*Test{
+	{Stage: 2, Name: "LateAppendEntries", Points: 3, Nodes: 3, Seeds: 10, Run: testLateAppendEntries,
+		What: "an AppendEntries delivered late and twice, after later entries committed, neither shortens the follower's log nor lowers its commitIndex"},
+	{Stage: 2, Name: "CommitNeedsMajority", Points: 3, Nodes: 3, Seeds: 10, Run: testCommitNeedsMajority,
+		What: "an entry is committed only once a majority stores it: matchIndex comes from the follower's reply, not from what was sent"},
+	{Stage: 2, Name: "UpToDateVote", Points: 3, Nodes: 3, Seeds: 10, Run: testUpToDateVote,
+		What: "a server refuses its vote to a candidate whose log is less up-to-date than its own (section 5.4.1)"},
+}
+
+// carries matches AppendEntries from one server to another that carry an
+// entry at index at or after from.
+func carries(leader, to raft.NodeID, from uint64) func(m *raft.Message) bool {
+	return func(m *raft.Message) bool {
+		return m.Type == raft.AppendEntries && m.From == leader && m.To == to &&
+			slices.ContainsFunc(m.Entries, func(e raft.Entry) bool { return e.Index >= from })
+	}
+}
+
+// testLateAppendEntries holds the first AppendEntries that carries a new
+// entry to a follower, lets three more entries commit everywhere, then
+// delivers the held message twice. Its entries are all in the follower's log
+// already, and its leaderCommit is old.
+func testLateAppendEntries(h *Harness) {
+	h.One("first", h.N(), true)
+	leader := h.CheckOneLeader()
+	f := follower(h, leader, 1)
+	next := h.Status(leader).LastIndex() + 1
+	taken := false
+	late := carries(leader, f, next)
+	h.holdWhere(func(m *raft.Message) bool {
+		if !taken && late(m) {
+			taken = true
+			return true
+		}
+		return false
+	})
+	index, _, ok := h.Propose(leader, "late-1")
+	if !ok {
+		h.Fatalf("leader", "%v refused a command although it was leader a moment ago", leader)
+	}
+	held := h.awaitHeld(late, 1, 2*h.ElectionTimeout())
+	h.holdWhere(nil)
+	if len(held) == 0 {
+		h.Fatalf("replication", "%v took a command at index %d but sent no AppendEntries carrying it to %v within %v. Figure 2, rules for leaders: "+
+			"if last log index ≥ nextIndex for a follower, send AppendEntries RPC with log entries starting at nextIndex", leader, index, f, 2*h.ElectionTimeout())
+	}
+	for i := range 3 {
+		h.One(cmd("late-after-", i), h.N(), true)
+	}
+	if !h.runUntil(func() bool { return h.Status(f).CommitIndex >= index+3 }, 2*h.ElectionTimeout()) {
+		h.Fatalf("commit", "%v applied index %d but its commitIndex is %d%s", f, index+3, h.Status(f).CommitIndex, h.describe())
+	}
+	before := h.Status(f)
+	// The checker stops the test if the follower's commitIndex goes back, or
+	// its log drops a committed entry.
+	h.duplicate(held[0])
+	h.release(held[0])
+	if st := h.Status(f); st.LastIndex() < before.LastIndex() {
+		h.Fatalf("late AppendEntries", "a late AppendEntries carrying entries %v already had shortened its log from %d to %d entries. Figure 2, AppendEntries receiver 3 and 4: "+
+			"delete an existing entry only if it conflicts with a new one (same index, different terms); append any new entries not already in the log", f, before.LastIndex(), st.LastIndex())
+	}
+	h.One("late-end", h.N(), true)
+}
+
+// testCommitNeedsMajority: of three servers one is cut off. Two commands are
+// proposed together; every AppendEntries that carries the second to the
+// remaining follower is held. The leader may commit the first, never the
+// second.
+func testCommitNeedsMajority(h *Harness) {
+	h.One("first", h.N(), true)
+	leader := h.CheckOneLeader()
+	f1, f2 := follower(h, leader, 1), follower(h, leader, 2)
+	h.Disconnect(f2)
+	k := h.Status(leader).LastIndex()
+	h.holdWhere(carries(leader, f1, k+2))
+	i1, _, ok1 := h.Propose(leader, "majority-1")
+	i2, _, ok2 := h.Propose(leader, "majority-2")
+	if !ok1 || !ok2 || i2 != i1+1 {
+		h.Fatalf("leader", "%v refused a command, or put two commands proposed together at %d and %d", leader, i1, i2)
+	}
+	h.Run(2 * h.ElectionTimeout())
+	st := h.Status(leader)
+	n, _ := h.NCommitted(i2)
+	if st.CommitIndex >= i2 || n > 0 {
+		h.Fatalf("commit", "%v committed index %d (commitIndex %d, applied by %d servers), which only it stores: %v never received it and %v is cut off. "+
+			"Figure 2, rules for leaders: set commitIndex = N only if a majority of matchIndex[i] ≥ N — and matchIndex is what a follower's success reply confirms, not what was sent",
+			leader, i2, st.CommitIndex, n, f1, f2)
+	}
+	h.releaseAll()
+	h.Connect(f2)
+	h.One("majority-end", h.N(), true)
+}
+
+// testUpToDateVote: an entry is committed on the leader and one follower
+// while the other follower is cut off. The leader is cut off, the behind
+// follower returns and starts an election: the up-to-date follower must
+// refuse it.
+func testUpToDateVote(h *Harness) {
+	h.One("first", h.N(), true)
+	leader := h.CheckOneLeader()
+	f1, f2 := follower(h, leader, 1), follower(h, leader, 2)
+	h.Disconnect(f2)
+	h.One("up-to-date", 2, true)
+	h.Disconnect(leader)
+	h.Connect(f2)
+	h.holdWhere(msgIs(raft.RequestVoteReply, f1, f2))
+	behind, ahead := h.Status(f2), h.Status(f1)
+	h.candidateIn(f2, behind.Term+1)
+	for _, r := range h.awaitHeld(msgIs(raft.RequestVoteReply, f1, f2), 1, h.sim.Options().Config.HeartbeatTimeout) {
+		if r.Msg.VoteGranted {
+			h.Fatalf("up-to-date", "%v granted its vote to %v, whose last entry is %d/%d (index/term), while its own is %d/%d. "+
+				"Figure 2, RequestVote receiver 2: grant only if the candidate's log is at least as up-to-date as the receiver's (section 5.4.1)",
+				f1, f2, behind.LastIndex(), behind.LastTerm(), ahead.LastIndex(), ahead.LastTerm())
+		}
+	}
+	h.releaseAll()
+	h.Connect(leader)
+	h.One("up-to-date-end", h.N(), true)
+}
