@@ -104,6 +104,12 @@ const maxIdleSteps = 1 << 22
 // with an error, when the run has no work left or has gone quiet for
 // maxIdleSteps units of work before reaching seq.
 func (r *Replayer) RunUntilSeq(seq uint64) error {
+	return r.RunUntilSeqContext(context.Background(), seq)
+}
+
+// RunUntilSeqContext is RunUntilSeq that also stops when ctx is done, with
+// an *InterruptedError saying how far it got.
+func (r *Replayer) RunUntilSeqContext(ctx context.Context, seq uint64) error {
 	idle, last := 0, r.Sim.seq
 	for r.Sim.seq < seq {
 		ok, err := r.Step(maxTime)
@@ -117,6 +123,9 @@ func (r *Replayer) RunUntilSeq(seq uint64) error {
 			idle, last = 0, r.Sim.seq
 		} else if idle++; idle > maxIdleSteps {
 			return fmt.Errorf("lab: replay: the run went quiet at event %d (%v of virtual time) and never reached event %d", r.Sim.seq, r.Sim.now, seq)
+		}
+		if r.Sim.steps%4096 == 0 && ctx.Err() != nil {
+			return &InterruptedError{Event: r.Sim.seq, Of: seq, Time: r.Sim.now}
 		}
 	}
 	return nil

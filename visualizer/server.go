@@ -1,14 +1,18 @@
 package visualizer
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -67,6 +71,19 @@ func NewHandler(opts ServerOptions) http.Handler {
 		newViewer(conn, opts.Session, control).serve()
 	})
 	r.Get("/trace.jsonl", func(w http.ResponseWriter, req *http.Request) {
+		// A download runs the whole run again: only for controllers, and a
+		// few at a time.
+		if opts.Token != "" && subtle.ConstantTimeCompare([]byte(req.URL.Query().Get("token")), []byte(opts.Token)) != 1 {
+			http.Error(w, "raftviz: downloading the run is for the page opened with the control token (?token=…)", http.StatusForbidden)
+			return
+		}
+		select {
+		case downloads <- struct{}{}:
+			defer func() { <-downloads }()
+		default:
+			http.Error(w, fmt.Sprintf("raftviz: %d downloads of the run are under way; try again when one has finished", maxDownloads), http.StatusTooManyRequests)
+			return
+		}
 		simOpts, cmds, seq, err := opts.Session.Recording(req.Context())
 		if err != nil {
 			http.Error(w, "raftviz: "+err.Error(), http.StatusServiceUnavailable)
@@ -74,7 +91,7 @@ func NewHandler(opts ServerOptions) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="raftviz-%s-seed%d.jsonl"`, simOpts.Impl, simOpts.Seed))
-		if err := WriteTrace(w, simOpts, cmds, seq); err != nil {
+		if err := WriteTraceContext(req.Context(), w, simOpts, cmds, seq); err != nil {
 			// Headers are sent; the truncated file will be refused on reading.
 			return
 		}
@@ -90,9 +107,21 @@ func NewHandler(opts ServerOptions) http.Handler {
 	return r
 }
 
+// maxDownloads bounds the downloads of /trace.jsonl under way at once:
+// each runs the recording again.
+const maxDownloads = 2
+
+var downloads = make(chan struct{}, maxDownloads)
+
 // WriteTrace runs a recording again from its seed and writes it as a trace,
 // up to event number seq.
-func WriteTrace(w interface{ Write([]byte) (int, error) }, opts lab.Options, cmds []raft.Event, seq uint64) error {
+func WriteTrace(w io.Writer, opts lab.Options, cmds []raft.Event, seq uint64) error {
+	return WriteTraceContext(context.Background(), w, opts, cmds, seq)
+}
+
+// WriteTraceContext is WriteTrace that stops when ctx is done (the one who
+// asked for the trace has gone).
+func WriteTraceContext(ctx context.Context, w io.Writer, opts lab.Options, cmds []raft.Event, seq uint64) error {
 	tw, err := lab.NewTraceWriter(w, lab.HeaderFor(opts))
 	if err != nil {
 		return err
@@ -106,7 +135,7 @@ func WriteTrace(w interface{ Write([]byte) (int, error) }, opts lab.Options, cmd
 	if err != nil {
 		return err
 	}
-	if err := r.RunUntilSeq(seq); err != nil {
+	if err := r.RunUntilSeqContext(ctx, seq); err != nil {
 		return err
 	}
 	return tw.Flush()
@@ -178,6 +207,70 @@ func HostsFor(host string) []string {
 		}
 	}
 	return hosts
+}
+
+// Limits of the HTTP server.
+const (
+	// MaxConnections bounds the connections open at once, websockets
+	// included (a session takes at most MaxViewers of those).
+	MaxConnections = 512
+	// idleTimeout closes a keep-alive connection that sends nothing.
+	idleTimeout = 60 * time.Second
+	// readHeaderTimeout bounds the time a request's headers may take.
+	readHeaderTimeout = 10 * time.Second
+)
+
+// NewHTTPServer returns an http.Server for h with the timeouts a server
+// open to a room needs: idle connections are closed, and headers must come
+// in bounded time. (Websockets keep their own deadlines: see viewer.go.)
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// LimitListener accepts at most n connections open at once; one more is
+// answered 503 and closed at once, so it neither waits in line nor holds a
+// file descriptor.
+func LimitListener(ln net.Listener, n int) net.Listener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n)}
+}
+
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+		default:
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 49\r\n\r\nraftviz: too many connections; try again shortly\n")
+			c.Close()
+		}
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 func securityHeaders(next http.Handler) http.Handler {

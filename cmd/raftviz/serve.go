@@ -89,11 +89,9 @@ func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf 
 		}
 		return fmt.Errorf("cannot listen on %s: %w", sf.addr, err)
 	}
-	srv := &http.Server{
-		Handler: visualizer.NewHandler(visualizer.ServerOptions{Session: session, Static: web.Static(), Token: token,
-			Hosts: append(visualizer.HostsFor(host), splitHosts(sf.hosts)...)}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := visualizer.NewHTTPServer(visualizer.NewHandler(visualizer.ServerOptions{Session: session, Static: web.Static(), Token: token,
+		Hosts: append(visualizer.HostsFor(host), splitHosts(sf.hosts)...)}))
+	ln = visualizer.LimitListener(ln, visualizer.MaxConnections)
 	go session.Run(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

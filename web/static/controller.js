@@ -32,6 +32,7 @@ export class Controller {
         document.body.classList.toggle('watch-only', !f.control);
         document.body.classList.remove('offline');
         this.timeline.enabled = f.control;
+        $('btn-trace').href = '/trace.jsonl' + (f.control ? location.search : ''); // a download needs the token, if there is one
         this.fillScenarios(f.scenarios || []);
         this.showTodo(f.todo || []);
         $('watching').textContent = f.control ? '' : f.watchers;
