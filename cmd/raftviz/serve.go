@@ -96,13 +96,14 @@ func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	url := "http://" + ln.Addr().String() + "/"
+	urls := pageURLs(ln.Addr()) // pageurls.go: LAN addresses, not [::]
+	url := urls[0]
 	fmt.Fprintf(stdout, "raftviz: serving %s\n", what)
 	if token == "" {
 		fmt.Fprintf(stdout, "  open %s\n", url)
 	} else {
-		fmt.Fprintf(stdout, "  listening beyond loopback: anyone can watch at %s\n", url)
-		fmt.Fprintf(stdout, "  to control the cluster, open %s?token=%s\n", url, token)
+		fmt.Fprintf(stdout, "  listening beyond loopback: anyone can watch at %s\n", strings.Join(urls, " or "))
+		fmt.Fprintf(stdout, "  to control the cluster, open %s?token=%s (the page takes the token out of its address bar)\n", url, token)
 	}
 	fmt.Fprintln(stdout, "  Ctrl-C to stop")
 	if sf.open {

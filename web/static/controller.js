@@ -35,7 +35,7 @@ export class Controller {
         $('btn-trace').href = '/trace.jsonl' + (f.control ? location.search : ''); // a download needs the token, if there is one
         this.fillScenarios(f.scenarios || []);
         this.showTodo(f.todo || []);
-        $('watching').textContent = f.control ? '' : f.watchers;
+        $('watching').textContent = f.control ? '' : watchOnlyNote(f.watchers);
         $('watching').classList.toggle('hidden', f.control);
         break;
       case 'state':
@@ -321,4 +321,14 @@ export class Controller {
     setTimeout(() => t.remove(), bad ? 8000 : 4000);
     while ($('toasts').children.length > 5) $('toasts').firstChild.remove();
   }
+}
+
+// watchOnlyNote tells a watcher where control is. On the machine running
+// raftviz itself, "control it from the machine running raftviz" would send
+// its reader round in a circle: what it lacks is the token.
+function watchOnlyNote(server) {
+  const here = ['localhost', '127.0.0.1', '[::1]', '::1'].includes(location.hostname);
+  if (!here) return server || 'This page is watch-only: the cluster is controlled from the machine running raftviz.';
+  return 'This page is watch-only: it was opened without the control token. To control the cluster, open the address ' +
+    'with ?token=… that raftviz printed when it started.';
 }
