@@ -32,7 +32,6 @@ export class Controller {
         document.body.classList.toggle('watch-only', !f.control);
         document.body.classList.remove('offline');
         this.timeline.enabled = f.control;
-        $('btn-trace').href = '/trace.jsonl' + (f.control ? location.search : ''); // a download needs the token, if there is one
         this.fillScenarios(f.scenarios || []);
         this.showTodo(f.todo || []);
         $('watching').textContent = f.control ? '' : watchOnlyNote(f.watchers);
@@ -203,6 +202,7 @@ export class Controller {
       clearTimeout(lossTimer);
       lossTimer = setTimeout(() => this.send({ op: 'network', knob: 'loss', value: +e.target.value }), 150);
     });
+    on('btn-trace', 'click', e => this.downloadTrace(e));
     on('btn-heal', 'click', () => this.send({ op: 'heal' }));
     on('btn-partition', 'click', () => this.startPartition());
     on('btn-cut', 'click', () => this.cut());
@@ -253,6 +253,24 @@ export class Controller {
     else if (controls[k] && this.control) controls[k]();
     else return;
     e.preventDefault();
+  }
+
+  // downloadTrace fetches the run with the control token, if the page has
+  // one, and saves it: the token goes in the request, never into the page
+  // (a link's address would show it to anyone reading the page).
+  downloadTrace(e) {
+    const token = this.conn.token;
+    if (!token) return; // the link as it is
+    e.preventDefault();
+    fetch('/trace.jsonl?token=' + encodeURIComponent(token)).then(async r => {
+      if (!r.ok) throw new Error((await r.text()).trim());
+      const name = /filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '');
+      const url = URL.createObjectURL(await r.blob());
+      const a = document.createElement('a');
+      a.href = url; a.download = name ? name[1] : 'raftviz.jsonl';
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    }).catch(err => this.toast('the run could not be downloaded: ' + err.message, true));
   }
 
   togglePause() { this.send({ op: this.model.paused ? 'resume' : 'pause' }); }
