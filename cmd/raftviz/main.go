@@ -72,6 +72,8 @@ Usage:
   raftviz grade [flags]            run the graded tests and print your points
   raftviz replay [flags] FILE      watch a recorded run (a trace) in the browser
   raftviz node [flags]             run one real server of a cluster (key/value API over Raft)
+  raftviz cluster [flags]          start N real server processes and watch them on the page
+  raftviz load [flags]             clients against a cluster; a summary and a linearizability check
   raftviz help [command]           show a command's flags
 
 Examples:
@@ -106,6 +108,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = replayCmd(ctx, args, stdout, stderr)
 	case "node":
 		err = nodeCmd(ctx, args, stdout, stderr)
+	case "cluster":
+		err = clusterCmd(ctx, args, stdout, stderr)
+	case "load":
+		err = loadCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 0 {
 			return run(ctx, []string{args[0], "-help"}, stdout, stderr)
@@ -113,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "raftviz: unknown command %q (want serve, sim, grade, replay, node or help)\n", cmd)
+		fmt.Fprintf(stderr, "raftviz: unknown command %q (want serve, sim, grade, replay, node, cluster, load or help)\n", cmd)
 		return 2
 	}
 	var ue usageError

@@ -124,6 +124,9 @@ type Violation struct {
 func (v *Violation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kv: the history of key %q is not linearizable; the smallest failing history (%d operations):\n", v.Key, len(v.Ops))
+	if len(v.Ops) == 0 {
+		return b.String()
+	}
 	t0 := v.Ops[0].Start
 	for _, op := range v.Ops {
 		end := "       ?"
@@ -229,6 +232,7 @@ func operations(history []Op) []porcupine.Operation {
 		}
 	}
 	for _, op := range history {
+		last = max(last, op.Start.Sub(t0).Nanoseconds())
 		if !op.Unknown {
 			last = max(last, op.End.Sub(t0).Nanoseconds())
 		}

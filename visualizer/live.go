@@ -1,0 +1,356 @@
+package visualizer
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/gorilla/websocket"
+
+	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/raft"
+)
+
+// LiveCluster is a cluster of real server processes that the page controls
+// (raftviz cluster). Each method carries out one control and says what it did.
+type LiveCluster interface {
+	Crash(id raft.NodeID) (string, error)   // kill -9 the server's process
+	Restart(id raft.NodeID) (string, error) // start it again from its folder
+	// Partition cuts the network into groups (nil heals it), in the
+	// transports of the processes.
+	Partition(groups [][]raft.NodeID) (string, error)
+	// Propose sends a client request (to the leader, or to node if not 0).
+	Propose(ctx context.Context, node raft.NodeID, command string) (string, error)
+}
+
+// LiveOptions configure a Live session.
+type LiveOptions struct {
+	Impl    string
+	Config  raft.Config // the servers' timings and peers
+	Cluster LiveCluster
+	// Lag is how long an event is held so that events of other processes
+	// from the same moment can be placed before it (default 150ms).
+	Lag time.Duration
+}
+
+// Live shows a cluster of real processes on the page: it merges their
+// event streams (Add) into one timeline in wall time, folds it into a
+// lab.View as the simulator's session does, and speaks the page's protocol
+// (PROTOCOL.md). What cannot apply to real time — seek, step, speed,
+// scenarios, network knobs — is refused with a sentence saying so; pause
+// stops the page's timeline, not the processes.
+type Live struct {
+	opts  LiveOptions
+	start time.Time
+
+	mu      sync.Mutex
+	merge   *merger
+	view    *lab.View
+	history []raft.Event
+	paused  bool
+	viewers map[*liveViewer]bool
+}
+
+// liveHistory bounds the timeline kept for new viewers.
+const liveHistory = 50_000
+
+// NewLive makes a live session; run it with Run.
+func NewLive(opts LiveOptions) *Live {
+	if opts.Lag <= 0 {
+		opts.Lag = 150 * time.Millisecond
+	}
+	now := time.Now()
+	view := lab.NewView(len(opts.Config.Peers), DefaultNetwork())
+	return &Live{opts: opts, start: now, merge: newMerger(now, opts.Lag), view: view, viewers: map[*liveViewer]bool{}}
+}
+
+// Add queues an event of the process of server src.
+func (l *Live) Add(src raft.NodeID, e WallEvent) {
+	switch e.Event.Kind {
+	case raft.EvSend, raft.EvDeliver, raft.EvDrop, raft.EvPartition:
+		// Messages are not drawn in real time (a send and its delivery happen
+		// in two processes); partitions are reported by the cluster as a whole.
+		return
+	}
+	e.Event.Node = src
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.merge.push(int(src), e)
+}
+
+// Note adds an event of the cluster itself (a crash, a partition), now.
+func (l *Live) Note(e raft.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.merge.push(0, WallEvent{Wall: time.Now().UnixNano(), Event: e})
+}
+
+// Run merges and sends events until ctx ends.
+func (l *Live) Run(ctx context.Context) {
+	tick := time.NewTicker(33 * time.Millisecond)
+	defer tick.Stop()
+	status := 0
+	for {
+		select {
+		case <-ctx.Done():
+			l.mu.Lock()
+			for v := range l.viewers {
+				v.close()
+			}
+			l.mu.Unlock()
+			return
+		case now := <-tick.C:
+			l.mu.Lock()
+			evs := l.merge.pop(now)
+			for i := range evs {
+				l.view.Apply(&evs[i])
+				if timelineKinds[evs[i].Kind] {
+					l.history = append(l.history, evs[i])
+				}
+			}
+			if over := len(l.history) - liveHistory; over > 0 {
+				l.history = slices.Delete(l.history, 0, over+liveHistory/10)
+			}
+			if len(evs) > 0 && !l.paused {
+				l.broadcast(l.eventsFrame(evs))
+			}
+			if status++; status%3 == 0 {
+				l.broadcast(l.statusFrame())
+			}
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *Live) eventsFrame(evs []raft.Event) []byte {
+	var none sentMessages
+	return eventsFrame(evs, &none, leaderMarkOf(l.view))
+}
+
+func (l *Live) clock() clock {
+	t := time.Since(l.start)
+	return clock{Time: t, Seq: l.view.Seq, Paused: l.paused, Speed: 1, Live: true, Horizon: mark{Time: t, Seq: l.view.Seq}}
+}
+
+func (l *Live) timers() timers {
+	return timers{ElectionTimeout: l.opts.Config.ElectionTicks()}
+}
+
+func (l *Live) stateFrame(reason string) []byte {
+	cfg := l.opts.Config
+	cfg.ID, cfg.Peers = 0, nil
+	nodes := make([]nodeState, len(l.view.Nodes))
+	for i, n := range l.view.Nodes {
+		nodes[i] = nodeState{NodeView: n, timers: l.timers()}
+		nodes[i].Log = slices.Clone(n.Log)
+	}
+	return encode(stateFrame{
+		Type: "state", Reason: reason, Impl: l.opts.Impl, clock: l.clock(), Config: cfg,
+		Network: l.view.Network, Groups: l.view.Groups, Nodes: nodes, InFlight: []inFlight{},
+		Violations: []lab.Violation{}, History: eventsJSON(l.history), Leader: leaderMarkOf(l.view),
+	})
+}
+
+func (l *Live) statusFrame() []byte {
+	f := statusFrame{Type: "status", clock: l.clock(), Leader: leaderMarkOf(l.view)}
+	for _, n := range l.view.Nodes {
+		f.Nodes = append(f.Nodes, nodeTimer{ID: n.ID, LastApplied: n.Applied, timers: l.timers()})
+	}
+	return encode(f)
+}
+
+// broadcast queues frame for every viewer; called with l.mu held.
+func (l *Live) broadcast(frame []byte) {
+	for v := range l.viewers {
+		v.queue(frame)
+	}
+}
+
+// errRealTime is the answer to a control that only a simulation has.
+func errRealTime(what string) error {
+	return fmt.Errorf("%s is unavailable in real time: these are real processes on the wall clock (run raftviz without cluster for a simulated cluster you can %s)", what, what)
+}
+
+// do carries out one command of the page.
+func (l *Live) do(ctx context.Context, c Command) (string, error) {
+	cl := l.opts.Cluster
+	n := len(l.opts.Config.Peers)
+	checkNode := func() error {
+		if c.Node < 1 || int(c.Node) > n {
+			return fmt.Errorf("there is no server %v: the servers are n1 to n%d", c.Node, n)
+		}
+		return nil
+	}
+	switch c.Op {
+	case "crash", "restart", "isolate":
+		if err := checkNode(); err != nil {
+			return "", err
+		}
+	}
+	switch c.Op {
+	case "pause", "resume":
+		l.mu.Lock()
+		l.paused = c.Op == "pause"
+		if !l.paused {
+			for v := range l.viewers {
+				v.queue(l.stateFrame("live"))
+			}
+		}
+		l.mu.Unlock()
+		if c.Op == "pause" {
+			return "the timeline is paused; the servers run on", nil
+		}
+		return "", nil
+	case "crash":
+		return cl.Crash(c.Node)
+	case "restart":
+		return cl.Restart(c.Node)
+	case "isolate":
+		var rest []raft.NodeID
+		for id := raft.NodeID(1); int(id) <= n; id++ {
+			if id != c.Node {
+				rest = append(rest, id)
+			}
+		}
+		return cl.Partition([][]raft.NodeID{{c.Node}, rest})
+	case "partition":
+		return cl.Partition(c.Groups)
+	case "heal":
+		return cl.Partition(nil)
+	case "propose":
+		return cl.Propose(ctx, c.Node, c.Text)
+	case "step":
+		return "", errRealTime("stepping one event")
+	case "seek", "live":
+		return "", errRealTime("going back in time")
+	case "speed":
+		return "", errRealTime("changing the speed")
+	case "timeout":
+		return "", errRealTime("forcing a timeout")
+	case "network":
+		return "", errRealTime("changing the simulated network")
+	case "reset":
+		return "", errRealTime("a reset with a seed")
+	case "scenario":
+		return "", errRealTime("playing a scenario")
+	default:
+		return "", errRealTime("controlling one message")
+	}
+}
+
+// NewLiveHandler returns the routes of a live session: the same page,
+// /ws speaking the same protocol, and /healthz.
+func NewLiveHandler(l *Live, static fs.FS) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(securityHeaders)
+	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
+		http.ServeFileFS(w, req, static, "index.html")
+	})
+	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
+	upgrader := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 64 << 10}
+	r.Get("/ws", func(w http.ResponseWriter, req *http.Request) {
+		conn, err := upgrader.Upgrade(w, req, nil)
+		if err != nil {
+			return
+		}
+		l.serveViewer(req.Context(), conn)
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, req *http.Request) { fmt.Fprintln(w, "ok") })
+	return r
+}
+
+// liveViewer is one page watching a live session: a reader of commands and
+// a writer of frames with a bounded queue; a viewer that cannot keep up is
+// disconnected, never waited for.
+type liveViewer struct {
+	conn   *websocket.Conn
+	send   chan []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (v *liveViewer) close() {
+	v.once.Do(func() {
+		close(v.closed)
+		v.conn.Close()
+	})
+}
+
+func (v *liveViewer) queue(frame []byte) {
+	select {
+	case v.send <- frame:
+	default:
+		v.close() // too slow: it reconnects and gets a fresh state
+	}
+}
+
+func (l *Live) serveViewer(ctx context.Context, conn *websocket.Conn) {
+	v := &liveViewer{conn: conn, send: make(chan []byte, sendQueue), closed: make(chan struct{})}
+	l.mu.Lock()
+	v.queue(encode(helloFrame{Type: "hello", Version: ProtocolVersion, Impl: l.opts.Impl, Control: true, Scenarios: []scenarioInfo{},
+		Warning: "real processes: seek, step, speed and scenarios are unavailable in real time; pause stops the timeline, not the servers"}))
+	v.queue(l.stateFrame("hello"))
+	l.viewers[v] = true
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.viewers, v)
+		l.mu.Unlock()
+		v.close()
+	}()
+	go v.writeLoop()
+	conn.SetReadLimit(MaxCommandBytes)
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		cmd, err := DecodeCommand(data)
+		if err == nil && cmd.Op == "state" {
+			l.mu.Lock()
+			v.queue(l.stateFrame("asked"))
+			l.mu.Unlock()
+			continue
+		}
+		if err == nil {
+			var text string
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			text, err = l.do(cctx, cmd)
+			cancel()
+			if err == nil {
+				v.queue(ackFrameFor(cmd, text))
+				continue
+			}
+		}
+		v.queue(errorFrameFor(cmd, err))
+	}
+}
+
+func (v *liveViewer) writeLoop() {
+	ping := time.NewTicker(pingPeriod)
+	defer ping.Stop()
+	defer v.close()
+	for {
+		select {
+		case frame := <-v.send:
+			_ = v.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := v.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+				return
+			}
+		case <-ping.C:
+			_ = v.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := v.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				return
+			}
+		case <-v.closed:
+			return
+		}
+	}
+}
