@@ -81,7 +81,17 @@ type checker struct {
 	votes     map[voteKey]raft.NodeID
 	committed []committedEntry    // committed[i-1]: the entry committed at index i
 	ids       map[[2]uint64]logID // (index, term) → the one entry that may have it
-	found     []Violation
+	// differs counts, for each server, the indexes where its log (as the
+	// view has it) holds an entry other than the one committed there. It is
+	// kept up to date as logs change and entries commit, so that Leader
+	// Completeness costs O(1) per election whatever the log's length: a new
+	// leader is complete when it differs nowhere and its log reaches the
+	// highest committed index.
+	differs map[raft.NodeID]int
+	// walks counts the elections whose check had to read every committed
+	// entry: only those that break Leader Completeness should.
+	walks int
+	found []Violation
 }
 
 type voteKey struct {
@@ -108,6 +118,7 @@ func newChecker(seed uint64) *checker {
 		leaders: make(map[uint64]raft.NodeID),
 		votes:   make(map[voteKey]raft.NodeID),
 		ids:     make(map[[2]uint64]logID),
+		differs: make(map[raft.NodeID]int),
 	}
 }
 
@@ -130,10 +141,13 @@ func (c *checker) check(e *raft.Event, v *View) []Violation {
 		}
 	case raft.EvLog:
 		c.checkLog(e, n)
+		c.trackLog(e, n)
+	case raft.EvRestart:
+		c.differs[e.Node] = 0 // the view starts the node's log afresh
 	case raft.EvCommit:
-		c.checkCommit(e, n)
+		c.checkCommit(e, v, n)
 	case raft.EvApply:
-		c.checkApply(e, n)
+		c.checkApply(e, v, n)
 	case raft.EvSend:
 		if m := e.Msg; m != nil && m.Type == raft.RequestVoteReply && m.VoteGranted {
 			c.checkVote(e, m)
@@ -161,6 +175,11 @@ func (c *checker) checkNewLeader(e *raft.Event, n *NodeView) {
 	} else {
 		c.leaders[e.Term] = e.Node
 	}
+	if c.differs[e.Node] == 0 && len(n.Log) >= len(c.committed) {
+		return // complete: see differs
+	}
+	// Something is missing: find the first committed entry the leader lacks.
+	c.walks++
 	for i, ce := range c.committed {
 		index := uint64(i + 1)
 		if ce.entry.Index == 0 {
@@ -177,6 +196,30 @@ func (c *checker) checkNewLeader(e *raft.Event, n *NodeView) {
 			return
 		}
 	}
+}
+
+// trackLog keeps differs up to date for a log event about to be folded into
+// n: the entries it removes or replaces no longer count, the ones it brings
+// are compared with what was committed at their indexes. The work is the
+// size of the change.
+func (c *checker) trackLog(e *raft.Event, n *NodeView) {
+	from := max(e.Index, 1) - 1
+	for i := from; i < uint64(len(n.Log)); i++ {
+		if c.differsAt(i, n.Log[i]) {
+			c.differs[e.Node]--
+		}
+	}
+	for k, en := range e.Entries {
+		if c.differsAt(from+uint64(k), en) {
+			c.differs[e.Node]++
+		}
+	}
+}
+
+// differsAt reports whether en, held at position i of a log, is not the entry
+// known to be committed at index i+1.
+func (c *checker) differsAt(i uint64, en raft.Entry) bool {
+	return i < uint64(len(c.committed)) && c.committed[i].entry.Index != 0 && !c.committed[i].entry.Equal(en)
 }
 
 func (c *checker) checkLog(e *raft.Event, n *NodeView) {
@@ -220,7 +263,7 @@ func (c *checker) checkLog(e *raft.Event, n *NodeView) {
 	}
 }
 
-func (c *checker) checkCommit(e *raft.Event, n *NodeView) {
+func (c *checker) checkCommit(e *raft.Event, v *View, n *NodeView) {
 	if e.Index < n.Commit {
 		c.report(e, RuleCommitNeverDecrease, "%v's commitIndex went from %d back to %d", e.Node, n.Commit, e.Index)
 		return
@@ -230,21 +273,28 @@ func (c *checker) checkCommit(e *raft.Event, n *NodeView) {
 		return
 	}
 	for i := n.Commit + 1; i <= e.Index; i++ {
-		if !c.commit(e, n.Log[i-1], "committed") {
+		if !c.commit(e, v, n.Log[i-1], "committed") {
 			return
 		}
 	}
 }
 
 // commit records that node e.Node committed (or applied) en, and reports it if
-// another entry was committed at that index before.
-func (c *checker) commit(e *raft.Event, en raft.Entry, verb string) bool {
+// another entry was committed at that index before. v is the view the event is
+// about to be folded into: each server's log is compared with a newly
+// committed entry once, for differs.
+func (c *checker) commit(e *raft.Event, v *View, en raft.Entry, verb string) bool {
 	for uint64(len(c.committed)) < en.Index {
 		c.committed = append(c.committed, committedEntry{})
 	}
 	ce := &c.committed[en.Index-1]
 	if ce.entry.Index == 0 {
 		*ce = committedEntry{entry: en, by: e.Node}
+		for i := range v.Nodes {
+			if log := v.Nodes[i].Log; en.Index <= uint64(len(log)) && !log[en.Index-1].Equal(en) {
+				c.differs[v.Nodes[i].ID]++
+			}
+		}
 		return true
 	}
 	if !ce.entry.Equal(en) {
@@ -254,7 +304,7 @@ func (c *checker) commit(e *raft.Event, en raft.Entry, verb string) bool {
 	return true
 }
 
-func (c *checker) checkApply(e *raft.Event, n *NodeView) {
+func (c *checker) checkApply(e *raft.Event, v *View, n *NodeView) {
 	if len(e.Entries) != 1 {
 		return
 	}
@@ -269,7 +319,7 @@ func (c *checker) checkApply(e *raft.Event, n *NodeView) {
 	case e.Index > uint64(len(n.Log)) || !n.Log[e.Index-1].Equal(en):
 		c.report(e, RuleApplyInOrder, "%v applied %s, which is not the entry its log holds at index %d", e.Node, en, e.Index)
 	default:
-		c.commit(e, en, "applied")
+		c.commit(e, v, en, "applied")
 	}
 }
 

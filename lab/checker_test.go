@@ -106,6 +106,64 @@ func TestCheckerLeaderCompleteness(t *testing.T) {
 	r.requireViolation(RuleLeaderCompleteness, `n2 became leader of term 2, but its log ends at 0 and misses committed entry 1/1 "a" (committed by n1)`)
 }
 
+// The checker keeps count of where each log differs from what was committed,
+// as logs change and entries commit, instead of reading every committed
+// entry at each election. These runs move that count every way it moves.
+func TestCheckerLeaderCompletenessBookkeeping(t *testing.T) {
+	ab := entries(1, 1, "a", "b")
+	ay := append(entries(1, 1, "a"), entries(2, 2, "y")...)
+	commitAB := func(p *puppet) { p.st.Log = ab; p.st.CommitIndex = 2 }
+	const holdsY = `n2 became leader of term 3, but its log holds 2/2 "y" at index 2 where 2/1 "b" was committed (by n1)`
+	for _, tc := range []struct {
+		name  string
+		steps []func(r *puppetRun)
+		want  string // "" for no violation
+	}{
+		{"log differs, then the entry commits", []func(r *puppetRun){
+			func(r *puppetRun) { r.act(2, func(p *puppet) { p.st.Log = ay }) },
+			func(r *puppetRun) { r.act(1, commitAB) },
+		}, holdsY},
+		{"entry commits, then the log differs", []func(r *puppetRun){
+			func(r *puppetRun) { r.act(1, commitAB) },
+			func(r *puppetRun) { r.act(2, func(p *puppet) { p.st.Log = ay }) },
+		}, holdsY},
+		{"the log differs, then is repaired", []func(r *puppetRun){
+			func(r *puppetRun) { r.act(1, commitAB) },
+			func(r *puppetRun) { r.act(2, func(p *puppet) { p.st.Log = ay }) },
+			func(r *puppetRun) { r.act(2, func(p *puppet) { p.st.Log = ab }) },
+		}, ""},
+		{"the log differs, then is cut short", []func(r *puppetRun){
+			func(r *puppetRun) { r.act(1, commitAB) },
+			func(r *puppetRun) { r.act(2, func(p *puppet) { p.st.Log = ay }) },
+			func(r *puppetRun) { r.act(2, func(p *puppet) { p.st.Log = ab[:1] }) },
+		}, `n2 became leader of term 3, but its log ends at 1 and misses committed entry 2/1 "b" (committed by n1)`},
+		{"the log differs, then the server restarts with the right log", []func(r *puppetRun){
+			func(r *puppetRun) { r.act(1, commitAB) },
+			func(r *puppetRun) { r.act(2, func(p *puppet) { p.st.Log = ay }) },
+			func(r *puppetRun) {
+				require.NoError(r.t, r.s.Crash(2))
+				require.NoError(r.t, r.s.Restart(2))
+				r.act(2, func(p *puppet) { p.st.Log = ab })
+			},
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPuppetRun(t, 3)
+			for _, step := range tc.steps {
+				step(r)
+			}
+			r.requireClean()
+			r.act(2, lead(3))
+			if tc.want == "" {
+				r.requireClean()
+				require.Zero(t, r.s.check.walks, "a complete leader was checked by reading every committed entry: the bookkeeping is off")
+			} else {
+				r.requireViolation(RuleLeaderCompleteness, tc.want)
+			}
+		})
+	}
+}
+
 func TestCheckerStateMachineSafety(t *testing.T) {
 	t.Run("commit", func(t *testing.T) {
 		r := newPuppetRun(t, 3)

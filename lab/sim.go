@@ -140,9 +140,8 @@ type simNode struct {
 	inc   uint32    // incarnation: bumped by every crash and restart
 	store *raft.InmemStore
 	env   *nodeEnv
-	// sinceFull counts calls since the last comparison of the node's whole log;
-	// see diffLog.
-	sinceFull int
+	// sweep is where diffLog's round of the node's whole log has got to.
+	sweep int
 	// applied holds every entry the node applied, by index.
 	applied []raft.Entry
 	// group is the node's partition group: messages pass only within a group.
@@ -420,7 +419,7 @@ func (s *Sim) drop(m *raft.Message, why string) {
 func (s *Sim) boot(n *simNode, saved raft.Saved) (raft.Status, bool) {
 	n.inc++
 	n.env = &nodeEnv{s: s, n: n, inc: n.inc}
-	n.sinceFull = 0
+	n.sweep = 0
 	var impl raft.Node
 	s.calling = n
 	ok := s.protect(n, "while starting", func() { impl = s.opts.New(n.cfg, saved, n.env) })
@@ -545,27 +544,44 @@ func (s *Sim) queueChanges(n *simNode, st raft.Status) {
 	}
 }
 
-// diffLog finds where a node's log now differs from the view's copy. A correct
-// node only changes entries past its commitIndex, so only those are compared
-// on each call; the whole log is compared once every len(log) calls, which
-// costs O(1) per call on average and still catches a node that rewrites a
-// committed entry.
+// diffLog finds where a node's log now differs from the view's copy, with work
+// that does not grow with the log.
+//
+// A correct node keeps Log Matching within its own history: if its log still
+// holds the entry the view has at some index, everything before it is the
+// same too. So diffLog walks back from the end of the common part while the
+// entries differ — never below commitIndex, which a correct node does not
+// change — and what it walks over is exactly what changed, and what the event
+// carries. A node that breaks Log Matching inside its own log, or rewrites a
+// committed entry, is caught by a sweep that compares logSweep more entries
+// per call at a cursor going round the whole log: every entry is compared
+// again within len(log)/logSweep calls.
 func (s *Sim) diffLog(n *simNode, v *NodeView, log []raft.Entry) (from uint64, entries []raft.Entry, changed bool) {
 	old := v.Log
 	common := min(len(old), len(log))
-	k := min(int(min(v.Commit, uint64(common))), common)
-	n.sinceFull++
-	if n.sinceFull > len(old) {
-		n.sinceFull, k = 0, 0
+	floor := int(min(v.Commit, uint64(common)))
+	k := common
+	for k > floor && !sameEntry(&old[k-1], &log[k-1]) {
+		k--
 	}
-	for k < common && sameEntry(&old[k], &log[k]) {
-		k++
+	if n.sweep >= k {
+		n.sweep = 0
+	}
+	for end := min(n.sweep+logSweep, k); n.sweep < end; n.sweep++ {
+		if !sameEntry(&old[n.sweep], &log[n.sweep]) {
+			k = n.sweep
+			break
+		}
 	}
 	if k == common && len(old) == len(log) {
 		return 0, nil, false
 	}
 	return uint64(k + 1), slices.Clone(log[k:]), true
 }
+
+// logSweep is how many entries diffLog compares per call besides the changed
+// ones; see diffLog.
+const logSweep = 16
 
 func sameEntry(a, b *raft.Entry) bool {
 	return a.Index == b.Index && a.Term == b.Term && bytes.Equal(a.Command, b.Command)
