@@ -46,6 +46,7 @@ func gradeCmd(args []string, stdout, stderr io.Writer) error {
 	}
 
 	points, maxPoints, failed := 0, 0, false
+	correct, maxCorrect, efficient, maxEfficient := 0, 0, 0, 0
 	for i, n := range stages {
 		if i > 0 {
 			fmt.Fprintln(stdout)
@@ -57,12 +58,15 @@ func gradeCmd(args []string, stdout, stderr io.Writer) error {
 		g.WriteTable(stdout, impl)
 		points += g.Points
 		maxPoints += g.MaxPoints
+		correct, maxCorrect = correct+g.Correct, maxCorrect+g.MaxCorrect
+		efficient, maxEfficient = efficient+g.Efficient, maxEfficient+g.MaxEfficient
 		for _, t := range g.Tests {
 			failed = failed || len(t.Failures) > 0
 		}
 	}
 	if len(stages) > 1 {
-		fmt.Fprintf(stdout, "\nTotal for %s: %d/%d points\n", impl.Name, points, maxPoints)
+		fmt.Fprintf(stdout, "\nTotal for %s: %d/%d points — correctness %d/%d, efficiency %d/%d\n",
+			impl.Name, points, maxPoints, correct, maxCorrect, efficient, maxEfficient)
 	}
 	if failed {
 		return exitError{1}

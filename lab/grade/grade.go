@@ -29,7 +29,33 @@ type StageGrade struct {
 	Tests     []TestGrade
 	Points    int
 	MaxPoints int
-	Elapsed   time.Duration
+	// Correct and MaxCorrect are the points of the correctness tests;
+	// Efficient and MaxEfficient those of the efficiency tests.
+	Correct, MaxCorrect     int
+	Efficient, MaxEfficient int
+	// CorrectnessFailures counts the seeds that failed for a correctness
+	// reason, in any test (a rule broken in an efficiency test is broken).
+	CorrectnessFailures int
+	Elapsed             time.Duration
+}
+
+// add counts a test's grade into the stage's points.
+func (sg *StageGrade) add(g TestGrade) {
+	sg.Tests = append(sg.Tests, g)
+	sg.Points += g.Points
+	sg.MaxPoints += g.Test.Points
+	if g.Test.Kind == Efficiency {
+		sg.Efficient += g.Points
+		sg.MaxEfficient += g.Test.Points
+	} else {
+		sg.Correct += g.Points
+		sg.MaxCorrect += g.Test.Points
+	}
+	for _, f := range g.Failures {
+		if f.Kind == Correctness {
+			sg.CorrectnessFailures++
+		}
+	}
 }
 
 // RunSeeds runs test t at seeds 0..n-1 on impl, using every core. With
@@ -101,18 +127,15 @@ func GradeStage(impl lab.Implementation, stage, seeds int, traceDir string) (Sta
 	}
 	sg.State = st
 	for _, t := range Tests(stage) {
-		sg.MaxPoints += t.Points
 		if !st.Started {
-			sg.Tests = append(sg.Tests, TestGrade{Test: t})
+			sg.add(TestGrade{Test: t})
 			continue
 		}
 		n := seeds
 		if n <= 0 {
 			n = t.SeedsToRun()
 		}
-		g := RunSeeds(impl, t, n, false, traceDir)
-		sg.Points += g.Points
-		sg.Tests = append(sg.Tests, g)
+		sg.add(RunSeeds(impl, t, n, false, traceDir))
 	}
 	sg.Elapsed = time.Since(start)
 	return sg, nil
@@ -124,15 +147,17 @@ func (sg StageGrade) WriteTable(w io.Writer, impl lab.Implementation) {
 	if !sg.State.Started {
 		fmt.Fprintf(w, "  not started — %s\n", NotStartedMessage(impl, sg.Stage))
 	}
-	fmt.Fprintf(w, "  %-22s %12s %8s\n", "test", "seeds passed", "points")
+	fmt.Fprintf(w, "  %-22s %-11s %12s %8s\n", "test", "kind", "seeds passed", "points")
 	for _, g := range sg.Tests {
 		seeds := "skipped"
 		if sg.State.Started {
 			seeds = fmt.Sprintf("%d/%d", g.Passed, g.Seeds)
 		}
-		fmt.Fprintf(w, "  %-22s %12s %4d/%-3d\n", g.Test.Name, seeds, g.Points, g.Test.Points)
+		fmt.Fprintf(w, "  %-22s %-11s %12s %4d/%-3d\n", g.Test.Name, g.Test.Kind, seeds, g.Points, g.Test.Points)
 	}
-	fmt.Fprintf(w, "  %-22s %12s %4d/%-3d  (%.1fs)\n", "total", "", sg.Points, sg.MaxPoints, sg.Elapsed.Seconds())
+	fmt.Fprintf(w, "  %-22s %-11s %12s %4d/%-3d\n", "correctness", "", "", sg.Correct, sg.MaxCorrect)
+	fmt.Fprintf(w, "  %-22s %-11s %12s %4d/%-3d  (budgets: exercises/GRADING.md)\n", "efficiency", "", "", sg.Efficient, sg.MaxEfficient)
+	fmt.Fprintf(w, "  %-22s %-11s %12s %4d/%-3d  (%.1fs)\n", "total", "", "", sg.Points, sg.MaxPoints, sg.Elapsed.Seconds())
 	for _, g := range sg.Tests {
 		for i, f := range g.Failures {
 			if i == 0 {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/raftlab/raftlab/raft"
@@ -27,17 +28,81 @@ type Harness struct {
 	// message storm) or a test that waits without end.
 	maxEvents uint64
 	maxTime   time.Duration
+	// elections lists every election started in the run, in order: the
+	// facts a failure's story is told from.
+	elections []election
+	// probes, while OneAfterHeal waits, holds the lowest prevLogIndex each
+	// leader has sent each follower in each term; probed is when one was
+	// last lowered: a leader backing up.
+	probes map[probe]uint64
+	probed time.Duration
+}
+
+type probe struct {
+	from, to raft.NodeID
+	term     uint64
+}
+
+// election is one server becoming a candidate.
+type election struct {
+	node raft.NodeID
+	term uint64
+	at   time.Duration
+}
+
+// observe sees every event of the run as it happens.
+func (h *Harness) observe(e *raft.Event) {
+	if h.probes != nil && e.Kind == raft.EvSend && e.Msg.Type == raft.AppendEntries {
+		p := probe{e.Msg.From, e.Msg.To, e.Msg.Term}
+		if low, ok := h.probes[p]; ok && e.Msg.PrevLogIndex < low {
+			h.probed = e.Time
+		}
+		if low, ok := h.probes[p]; !ok || e.Msg.PrevLogIndex < low {
+			h.probes[p] = e.Msg.PrevLogIndex
+		}
+	}
+	if e.Kind == raft.EvRole && e.Role == raft.Candidate {
+		h.elections = append(h.elections, election{node: e.Node, term: e.Term, at: e.Time})
+	}
+}
+
+// electionsSince lists the elections started at or after time t, in
+// words, e.g. "n3 started an election for term 4 at 1.230s".
+func (h *Harness) electionsSince(t time.Duration) string {
+	var parts []string
+	for _, e := range h.elections {
+		if e.at >= t {
+			parts = append(parts, fmt.Sprintf("%v started an election for term %d at %s", e.node, e.term, raft.FormatTime(e.at)))
+		}
+	}
+	if len(parts) == 0 {
+		return "no server started an election"
+	}
+	if len(parts) > 4 {
+		parts = append(parts[:4], fmt.Sprintf("and %d more", len(parts)-4))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // failure stops a test; the runner recovers it.
 type failure struct {
 	check string // what was being checked, e.g. "one leader"
 	msg   string
+	kind  Kind // Efficiency for a budget exceeded, else Correctness
 }
 
-// Fatalf stops the test: check names what was being checked.
+// Fatalf stops the test: check names what was being checked. It is a
+// correctness failure: safety or liveness, Raft or not Raft.
 func (h *Harness) Fatalf(check, format string, args ...any) {
 	panic(failure{check: check, msg: fmt.Sprintf(format, args...)})
+}
+
+// OverBudget stops the test because a cost (messages, bytes, round trips)
+// went over its budget: an efficiency failure, which costs the test's
+// efficiency points and says nothing against correctness. The message should
+// give the formula of the budget, as exercises/GRADING.md writes it.
+func (h *Harness) OverBudget(check, format string, args ...any) {
+	panic(failure{check: check, msg: fmt.Sprintf(format, args...), kind: Efficiency})
 }
 
 // lab.Sim is the simulated cluster, for tests that need more than the verbs.
@@ -188,6 +253,41 @@ func (h *Harness) leaders() map[uint64][]raft.NodeID {
 	return byTerm
 }
 
+// forceTimeout makes server id's election timer run out now, and reports
+// whether id then started an election. It ticks id's clock until id leaves
+// the term it is in, however its timer counts: it may compare
+// electionElapsed with ">=" or ">", and draw its timeout from [n, 2n) or
+// [n+1, 2n] — Figure 2 fixes none of that, and neither does a test. It
+// reports false, doing nothing, if id is down or the leader (a leader has no
+// election timer). A server whose clock runs past twice ElectionTimeout
+// without an election fails the test: that is a rule of Figure 2.
+func (h *Harness) forceTimeout(id raft.NodeID) bool {
+	if !h.sim.Up(id) {
+		return false
+	}
+	st := h.Status(id)
+	if st.Role == raft.Leader {
+		return false
+	}
+	limit := 2*h.sim.Options().Config.ElectionTicks() + 2
+	for ticked := 0; ticked <= limit; {
+		ticked += max(min(st.ElectionTimeout-st.ElectionElapsed, limit), 1)
+		if err := h.sim.ForceTimeout(id); err != nil {
+			h.Fatalf("harness", "%v", err) // id is up and not the leader: the lab's own mistake
+		}
+		now := h.Status(id)
+		if now.Term > st.Term || now.Role == raft.Leader {
+			return true
+		}
+		st = now
+	}
+	h.Fatalf("election timeout", "%v's clock ran %d ticks — more than twice ElectionTimeout — with no heartbeat and no vote granted, "+
+		"and it is still %v in term %d: Figure 2, a follower whose election timeout elapses without hearing from the leader "+
+		"or granting a vote converts to candidate, increments currentTerm and starts an election%s",
+		id, limit, st.Role, st.Term, h.describe())
+	return false
+}
+
 // CheckOneLeader waits up to 5 seconds for the connected servers to have a
 // leader, and returns the leader of the latest term. Two leaders in one term
 // stop the test.
@@ -305,7 +405,37 @@ func (h *Harness) NCommitted(index uint64) (int, string) {
 // leader accepts it, then wait up to 2 seconds for agreement; try again (if
 // retry) for up to 10 seconds in all. It returns the entry's index.
 func (h *Harness) One(cmd string, expected int, retry bool) uint64 {
-	deadline := h.Now() + 10*time.Second
+	return h.one(cmd, expected, retry, 10*time.Second)
+}
+
+// OneAfterHeal is One for the first command after faults heal, when logs
+// may diverge by hundreds of entries. A leader that backs up one entry per
+// refusal — Figure 2's own rule, slow but correct — needs a round trip per
+// entry, so the wait goes on past 10 seconds for as long as a leader keeps
+// backing up (sends a follower a lower prevLogIndex than before), up to 10 seconds plus one round trip and a heartbeat per
+// entry of the longest log. How fast a leader backs up is an efficiency
+// matter (2/FastBackup), not a correctness one.
+func (h *Harness) OneAfterHeal(cmd string, expected int) uint64 {
+	longest := 0
+	for _, id := range h.ids() {
+		if st, ok := h.sim.Status(id); ok {
+			longest = max(longest, len(st.Log))
+		}
+	}
+	cfg, net := h.sim.Options().Config, h.sim.Network()
+	perEntry := 2*net.MaxLatency + cfg.HeartbeatTimeout
+	h.probes, h.probed = map[probe]uint64{}, h.Now()
+	defer func() { h.probes = nil }()
+	return h.one(cmd, expected, true, 10*time.Second+time.Duration(longest)*perEntry)
+}
+
+// probing reports whether a leader backed up in a follower's log (sent a
+// lower prevLogIndex than before) in the last 10 seconds, while OneAfterHeal
+// waits.
+func (h *Harness) probing() bool { return h.probes != nil && h.Now()-h.probed < 10*time.Second }
+
+func (h *Harness) one(cmd string, expected int, retry bool, within time.Duration) uint64 {
+	deadline := h.Now() + within
 	start := 0
 	for h.Now() < deadline {
 		index := uint64(0)
@@ -335,8 +465,11 @@ func (h *Harness) One(cmd string, expected int, retry bool) uint64 {
 		} else {
 			h.Run(50 * time.Millisecond)
 		}
+		if h.Now() >= deadline-within+10*time.Second && !h.probing() {
+			break // 10 seconds, and no leader is backing up any more
+		}
 	}
-	h.Fatalf("agreement", "command %q was not applied by %d servers within 10 seconds%s", cmd, expected, h.describe())
+	h.Fatalf("agreement", "command %q was not applied by %d servers within %s%s", cmd, expected, raft.FormatTime(h.Now()-(deadline-within)), h.describe())
 	return 0
 }
 

@@ -148,11 +148,6 @@ func testVoteSurvivesCrash(h *Harness) {
 	}
 }
 
-func (h *Harness) forceTimeout(id raft.NodeID) {
-	if err := h.sim.ForceTimeout(id); err != nil {
-		h.Fatalf("harness", "%v", err)
-	}
-}
 
 // testEntriesSurviveCrash: a follower crashes the moment its acknowledgement
 // of an entry leaves, and restarts. The leader may have counted it and
@@ -224,7 +219,7 @@ func testFigure8(h *Harness) {
 			h.Restart(id)
 		}
 	}
-	h.One(rnd(), h.N(), true)
+	h.OneAfterHeal(rnd(), h.N())
 }
 
 func testFigure8Unreliable(h *Harness) {
@@ -254,7 +249,7 @@ func testFigure8Unreliable(h *Harness) {
 		h.Connect(id)
 	}
 	h.SetNetwork(lab.DefaultNetwork())
-	h.One(rnd(), h.N(), true)
+	h.OneAfterHeal(rnd(), h.N())
 }
 
 // testChurn crashes, restarts, cuts off and reconnects servers at random
@@ -305,7 +300,7 @@ func testChurn(h *Harness, unreliable bool) {
 		h.Connect(id)
 	}
 	h.Run(h.ElectionTimeout())
-	last := h.One("final", h.N(), true)
+	last := h.OneAfterHeal("final", h.N())
 	h.CheckLogsAgree(last)
 }
 

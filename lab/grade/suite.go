@@ -14,12 +14,37 @@ import (
 	"github.com/raftlab/raftlab/raft"
 )
 
+// Kind is the kind of points a test gives.
+type Kind int
+
+const (
+	// Correctness: is it Raft? Safety (the checker's rules, on every event)
+	// and liveness (a leader is elected, commands commit) under the faults the
+	// test makes. Pass or fail, and never dependent on an optimisation the
+	// paper calls optional, on the exact tick an election starts, or on how
+	// the reference happens to pace its messages.
+	Correctness Kind = iota
+	// Efficiency: is it frugal? Messages, bytes or round trips measured
+	// against a budget derived from the configuration by a formula written in
+	// exercises/GRADING.md, with at least MIT 6.5840's slack, and met by a
+	// plain Figure 2 implementation that sends nothing needless.
+	Efficiency
+)
+
+func (k Kind) String() string {
+	if k == Efficiency {
+		return "efficiency"
+	}
+	return "correctness"
+}
+
 // Test is one graded test: a behaviour a student can name, checked at many
 // seeds with the safety checker on.
 type Test struct {
 	Stage  int
 	Name   string
 	What   string // what it checks, in a sentence
+	Kind   Kind
 	Points int
 	// Nodes is the cluster size; Seeds how many seeds it runs at (DefaultSeeds if 0).
 	Nodes int
@@ -114,6 +139,8 @@ type Failure struct {
 	Time time.Duration `json:"t"`
 	// Rule is the safety rule broken, or the check that failed ("one leader").
 	Rule string `json:"rule"`
+	// Kind is Efficiency when a budget was exceeded, else Correctness.
+	Kind Kind `json:"kind"`
 	// Message says what happened.
 	Message string `json:"message"`
 	// lab.Violation is set when a safety rule broke.
@@ -167,20 +194,25 @@ func (t *Test) Options(impl lab.Implementation, seed uint64) lab.Options {
 func runOnce(impl lab.Implementation, t *Test, seed uint64, sink func(*raft.Event)) (res Result) {
 	res.Seed = seed
 	opts := t.Options(impl, seed)
-	opts.Sink = sink
-	sim, err := lab.New(opts)
-	if err != nil {
-		res.Failure = &Failure{Test: t.ID(), Seed: seed, Rule: "setup", Message: err.Error()}
-		return res
-	}
 	h := &Harness{
-		sim:       sim,
 		seed:      seed,
 		rng:       rand.New(rand.NewPCG(seed, 0x7e57)),
 		connected: make([]bool, opts.Nodes),
 		maxEvents: 5_000_000,
 		maxTime:   10 * time.Minute,
 	}
+	opts.Sink = func(e *raft.Event) {
+		h.observe(e)
+		if sink != nil {
+			sink(e)
+		}
+	}
+	sim, err := lab.New(opts)
+	if err != nil {
+		res.Failure = &Failure{Test: t.ID(), Seed: seed, Rule: "setup", Message: err.Error()}
+		return res
+	}
+	h.sim = sim
 	for i := range h.connected {
 		h.connected[i] = true
 	}
@@ -196,7 +228,7 @@ func runOnce(impl lab.Implementation, t *Test, seed uint64, sink func(*raft.Even
 		switch f := r.(type) {
 		case nil:
 		case failure:
-			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: sim.Now(), Rule: f.check, Message: f.msg}
+			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: sim.Now(), Rule: f.check, Kind: f.kind, Message: f.msg}
 		case lab.Violation:
 			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: f.Time, Rule: f.Rule, Message: f.Text, Violation: &f}
 		default:
@@ -244,7 +276,7 @@ func writeFailureTrace(impl lab.Implementation, t *Test, seed uint64, dir string
 	}
 	f.Trace = path
 	f.Recent = recent
-	if again.Failure == nil || again.Failure.Rule != f.Rule || again.Failure.Time != f.Time {
+	if again.Failure == nil || again.Failure.Rule != f.Rule || again.Failure.Time != f.Time || again.Failure.Kind != f.Kind {
 		f.Nondeterministic = true
 	}
 }
@@ -267,10 +299,14 @@ func routine(e *raft.Event) bool {
 func (f *Failure) Report() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s failed at seed %d, %s of virtual time.\n", f.Test, f.Seed, raft.FormatTime(f.Time))
-	if f.Violation != nil {
+	switch {
+	case f.Violation != nil:
 		fmt.Fprintf(&b, "  Safety rule broken: %s — %s\n", f.Rule, lab.Rules[f.Rule])
 		fmt.Fprintf(&b, "  What happened: %s (event #%d)\n", f.Message, f.Violation.Cause)
-	} else {
+	case f.Kind == Efficiency:
+		fmt.Fprintf(&b, "  Efficiency budget exceeded: %s (this costs efficiency points only: the run was correct)\n  What happened: %s\n", f.Rule, indent(f.Message))
+		b.WriteString("  The budgets and their formulas: exercises/GRADING.md\n")
+	default:
 		fmt.Fprintf(&b, "  Check failed: %s\n  What happened: %s\n", f.Rule, indent(f.Message))
 	}
 	if len(f.Recent) > 0 {

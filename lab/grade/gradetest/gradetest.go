@@ -22,12 +22,18 @@ func RunStage(t *testing.T, impl lab.Implementation, stage int) {
 	if !st.Started {
 		t.Skip(grade.NotStartedMessage(impl, stage))
 	}
+	points := map[grade.Kind][2]int{}
 	for _, test := range grade.Tests(stage) {
 		t.Run(test.Name, func(t *testing.T) {
 			g := grade.RunSeeds(impl, test, test.SeedsToRun(), true, grade.TraceDir())
+			p := points[test.Kind]
+			points[test.Kind] = [2]int{p[0] + g.Points, p[1] + test.Points}
 			if len(g.Failures) > 0 {
-				t.Errorf("%s\n  (%s)\n%s", g.Failures[0].Report(), test.What, st.RemainingMessage(impl.Dir))
+				t.Errorf("%s\n  (%s test: %s)\n%s", g.Failures[0].Report(), test.Kind, test.What, st.RemainingMessage(impl.Dir))
 			}
 		})
 	}
+	c, e := points[grade.Correctness], points[grade.Efficiency]
+	t.Logf("stage %d, %s: correctness %d/%d points, efficiency %d/%d points (budgets: exercises/GRADING.md)",
+		stage, grade.StageName(stage), c[0], c[1], e[0], e[1])
 }
