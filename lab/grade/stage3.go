@@ -148,7 +148,6 @@ func testVoteSurvivesCrash(h *Harness) {
 	}
 }
 
-
 // testEntriesSurviveCrash: a follower crashes the moment its acknowledgement
 // of an entry leaves, and restarts. The leader may have counted it and
 // committed the entry, so the follower must still hold it.
