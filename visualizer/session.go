@@ -113,6 +113,12 @@ type Session struct {
 
 // NewSession sets up a session; Run starts it.
 func NewSession(opts SessionOptions) (*Session, error) {
+	return NewSessionContext(context.Background(), opts)
+}
+
+// NewSessionContext is NewSession that stops checking a recording (which
+// runs it once, whole) when ctx is done, with a *lab.InterruptedError.
+func NewSessionContext(ctx context.Context, opts SessionOptions) (*Session, error) {
 	opts.fill()
 	s := &Session{
 		opts:     opts,
@@ -131,7 +137,7 @@ func NewSession(opts SessionOptions) (*Session, error) {
 	simOpts := lab.Options{Nodes: opts.Nodes, Seed: opts.Seed, New: opts.Impl.New, Impl: opts.Impl.Name,
 		Config: opts.Config, Network: opts.Network}
 	if rec := opts.Recording; rec != nil {
-		return s, s.openRecording(rec)
+		return s, s.openRecording(ctx, rec)
 	}
 	if err := s.course.start(simOpts, nil); err != nil {
 		return nil, err
@@ -143,7 +149,7 @@ func NewSession(opts SessionOptions) (*Session, error) {
 // recording once, checking each event against the trace, to know its
 // timeline; then goes back to time 0, paused. A trace that does not replay
 // the same way is still shown — as it runs now — with a warning.
-func (s *Session) openRecording(rec *lab.Trace) error {
+func (s *Session) openRecording(ctx context.Context, rec *lab.Trace) error {
 	simOpts := rec.Header.Options()
 	simOpts.New, simOpts.Impl = s.opts.Impl.New, s.opts.Impl.Name
 	s.pace.paused = true
@@ -154,8 +160,12 @@ func (s *Session) openRecording(rec *lab.Trace) error {
 	if len(rec.Events) > 0 {
 		check := lab.NewTraceChecker(rec)
 		s.course.observe, s.course.quiet = check.Check, true
-		err := check.Run(context.Background(), s.course.r)
+		err := check.Run(ctx, s.course.r)
 		s.course.observe, s.course.quiet = nil, false
+		var ie *lab.InterruptedError
+		if errors.As(err, &ie) {
+			return err
+		}
 		if err != nil {
 			s.warning = fmt.Sprintf("this recording does not replay the same way with %s: %v; the page shows the run as it goes now", s.opts.Impl.Name, err)
 		}

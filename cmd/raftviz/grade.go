@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -9,7 +10,7 @@ import (
 	"github.com/raftlab/raftlab/lab/grade"
 )
 
-func gradeCmd(args []string, stdout, stderr io.Writer) error {
+func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("grade", "grade [-impl NAME] [-stage 1|2|3|all] [-seeds N] [-test STAGE/NAME [-seed N]]", stderr)
 	implOf := implFlag(fs, "exercises", "implementation to grade")
 	stageFlag := fs.String("stage", "all", "stage to grade: 1 (election), 2 (replication), 3 (persistence) or all")
@@ -27,7 +28,7 @@ func gradeCmd(args []string, stdout, stderr io.Writer) error {
 		return usagef("-seeds %d: give a number of seeds, or 0 for each test's own", *seeds)
 	}
 	if *testName != "" {
-		return gradeOne(impl, *testName, *seed, *seeds, stdout)
+		return gradeOne(ctx, impl, *testName, *seed, *seeds, stdout)
 	}
 	if *seed != 0 {
 		return usagef("-seed goes with -test")
@@ -51,7 +52,9 @@ func gradeCmd(args []string, stdout, stderr io.Writer) error {
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
-		g, err := grade.GradeStage(impl, n, *seeds, grade.TraceDir())
+		g, err := untilDone(ctx, fmt.Sprintf("while grading stage %d", n), func() (grade.StageGrade, error) {
+			return grade.GradeStage(impl, n, *seeds, grade.TraceDir())
+		})
 		if err != nil {
 			return err
 		}
@@ -75,20 +78,31 @@ func gradeCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 // gradeOne runs one test, at one seed or at all its seeds, and reports every failure.
-func gradeOne(impl lab.Implementation, name string, seed uint64, seeds int, stdout io.Writer) error {
+func gradeOne(ctx context.Context, impl lab.Implementation, name string, seed uint64, seeds int, stdout io.Writer) error {
 	t, err := grade.FindTest(name)
 	if err != nil {
 		return usageError{err.Error()}
 	}
 	var results []grade.Result
 	if seed != 0 {
-		results = append(results, grade.RunTest(impl, t, seed, grade.TraceDir()))
+		r, err := untilDone(ctx, fmt.Sprintf("while running %s at seed %d", t.ID(), seed), func() (grade.Result, error) {
+			return grade.RunTest(impl, t, seed, grade.TraceDir()), nil
+		})
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
 	} else {
 		n := seeds
 		if n == 0 {
 			n = t.SeedsToRun()
 		}
-		g := grade.RunSeeds(impl, t, n, false, grade.TraceDir())
+		g, err := untilDone(ctx, fmt.Sprintf("while running %s at %d seeds", t.ID(), n), func() (grade.TestGrade, error) {
+			return grade.RunSeeds(impl, t, n, false, grade.TraceDir()), nil
+		})
+		if err != nil {
+			return err
+		}
 		for _, f := range g.Failures {
 			results = append(results, grade.Result{Seed: f.Seed, Failure: f})
 		}

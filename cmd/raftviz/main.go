@@ -58,6 +58,17 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// interruptedError: the command was stopped (Ctrl-C, SIGTERM) and says
+// where it was.
+type interruptedError struct{ where string }
+
+func (e interruptedError) Error() string { return "interrupted " + e.where }
+
+// interrupted returns the interruptedError for ctx's end, saying where.
+func interrupted(format string, args ...any) error {
+	return interruptedError{fmt.Sprintf(format, args...)}
+}
+
 // exitError carries an exit status for a run that went as asked but found
 // something wrong (a violation, a failed test).
 type exitError struct{ code int }
@@ -101,9 +112,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = serveCmd(ctx, args, stdout, stderr)
 	case "sim":
-		err = simCmd(args, stdout, stderr)
+		err = simCmd(ctx, args, stdout, stderr)
 	case "grade":
-		err = gradeCmd(args, stdout, stderr)
+		err = gradeCmd(ctx, args, stdout, stderr)
 	case "replay":
 		err = replayCmd(ctx, args, stdout, stderr)
 	case "node":
@@ -124,6 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	var ee exitError
+	var ie interruptedError
 	switch {
 	case err == nil:
 		return 0
@@ -134,6 +146,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ie):
+		fmt.Fprintf(stderr, "raftviz %s: interrupted %s\n", cmd, ie.where)
+		return 130
 	default:
 		fmt.Fprintf(stderr, "raftviz %s: %v\n", cmd, err)
 		return 1

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,13 +11,30 @@ import (
 )
 
 // readTraceFile reads and checks a trace file.
-func readTraceFile(path string) (*lab.Trace, error) {
+func readTraceFile(ctx context.Context, path string) (*lab.Trace, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the trace: %w", err)
 	}
 	defer f.Close()
-	return lab.ReadTrace(f, path)
+	tr, err := lab.ReadTrace(ctxReader{ctx, f}, path)
+	if ctx.Err() != nil {
+		return nil, interrupted("while reading %s", path)
+	}
+	return tr, err
+}
+
+// ctxReader stops reading when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
 }
 
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,7 +48,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() != 1 {
 		return usagef("give one trace file to replay (got %d arguments)", fs.NArg())
 	}
-	tr, err := readTraceFile(fs.Arg(0))
+	tr, err := readTraceFile(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -43,7 +61,11 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Sprintf("the trace was recorded with %q, which this raftviz does not have: pass -impl (%s)", name, implNames())}
 	}
 	if *verify {
-		if err := lab.Verify(tr, impl.New); err != nil {
+		if err := lab.VerifyContext(ctx, tr, impl.New); err != nil {
+			var ie *lab.InterruptedError
+			if errors.As(err, &ie) {
+				return interrupted("checking %s at event %d of %d (%v of virtual time)", fs.Arg(0), ie.Event, ie.Of, ie.Time)
+			}
 			fmt.Fprintf(stdout, "%s does not replay the same way with %s:\n%v\n", fs.Arg(0), impl.Name, err)
 			return exitError{1}
 		}

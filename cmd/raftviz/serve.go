@@ -74,7 +74,11 @@ func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf 
 	if err != nil {
 		return usagef("-addr %q: want host:port, e.g. 127.0.0.1:8080 (%v)", sf.addr, err)
 	}
-	session, err := visualizer.NewSession(opts)
+	session, err := visualizer.NewSessionContext(ctx, opts)
+	var ie *lab.InterruptedError
+	if errors.As(err, &ie) {
+		return interrupted("while checking the recording, at event %d of %d (%v of virtual time)", ie.Event, ie.Of, ie.Time)
+	}
 	if err != nil {
 		return err
 	}
@@ -115,9 +119,13 @@ func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf 
 		return fmt.Errorf("the server stopped: %w", err)
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Requests under way get half a second to finish; then their
+	// connections are closed, so that Ctrl-C stops raftviz within a second.
+	shutdown, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Shutdown(shutdown); errors.Is(err, context.DeadlineExceeded) {
+		srv.Close()
+	} else if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("stopping the server: %w", err)
 	}
 	<-session.Done()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -28,7 +30,7 @@ type simFlags struct {
 	tracePath string
 }
 
-func simCmd(args []string, stdout, stderr io.Writer) error {
+func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f simFlags
 	fs := newFlags("sim", "sim [-impl NAME] [-seed N] [-seeds K] [-nodes N] [-for D] [-loss P] [-propose R] [-churn] [-trace FILE]", stderr)
 	implOf := implFlag(fs, "solutions", "implementation to run")
@@ -72,9 +74,9 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 		return usagef("-trace writes one run: use it with -seeds 1")
 	}
 	if f.seeds > 1 {
-		return simSeeds(impl, f, stdout)
+		return simSeeds(ctx, impl, f, stdout)
 	}
-	sum, err := simOnce(impl, f, f.seed)
+	sum, err := simOnce(ctx, impl, f, f.seed)
 	if err != nil {
 		return err
 	}
@@ -86,13 +88,17 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 // simSeeds runs many seeds and reports the first one that breaks a rule.
-func simSeeds(impl lab.Implementation, f simFlags, stdout io.Writer) error {
+func simSeeds(ctx context.Context, impl lab.Implementation, f simFlags, stdout io.Writer) error {
 	start := time.Now()
 	var events uint64
 	for k := range f.seeds {
 		seed := f.seed + uint64(k)
-		sum, err := simOnce(impl, f, seed)
+		sum, err := simOnce(ctx, impl, f, seed)
 		if err != nil {
+			var ie interruptedError
+			if errors.As(err, &ie) {
+				err = interrupted("%s, after %d clean seeds", ie.where, k)
+			}
 			return err
 		}
 		events += sum.stats.Events
@@ -145,7 +151,7 @@ type simSummary struct {
 	traceFile  string
 }
 
-func simOnce(impl lab.Implementation, f simFlags, seed uint64) (*simSummary, error) {
+func simOnce(ctx context.Context, impl lab.Implementation, f simFlags, seed uint64) (*simSummary, error) {
 	net := lab.DefaultNetwork()
 	net.Loss, net.Duplicate, net.Reorder = f.loss, f.dup, f.reorder
 	opts := lab.Options{Nodes: f.nodes, Seed: seed, New: impl.New, Impl: impl.Name, Network: net}
@@ -186,6 +192,9 @@ func simOnce(impl lab.Implementation, f simFlags, seed uint64) (*simSummary, err
 	nextChurn := 3 * time.Second
 	var down []raft.NodeID
 	for s.Now() < f.duration {
+		if ctx.Err() != nil {
+			return nil, interrupted("at seed %d, %v of %v of virtual time (%d events)", seed, s.Now(), f.duration, s.Seq())
+		}
 		s.RunFor(step)
 		owed += f.propose * step.Seconds()
 		for ; owed >= 1; owed-- {
