@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +30,7 @@ type nodeOptions struct {
 func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("node", "node -id N -peers 1=HOST:PORT,2=HOST:PORT,... -dir DIR -secret-file FILE [-impl NAME] [-listen HOST:PORT]", stderr)
 	implOf := implFlag(fs, "solutions", "implementation to run")
-	id := fs.Int("id", 0, "this server's ID, one of those in -peers")
+	id := fs.String("id", "", "this server's ID, one of those in -peers (3 or n3)")
 	peers := fs.String("peers", "", "every server of the cluster, this one included: ID=HOST:PORT,... (its Raft messages, key/value API and admin endpoints share that address)")
 	dir := fs.String("dir", "", "folder of this server's store (created if missing); restart a server with the same folder")
 	secret := fs.String("secret", "", "the cluster secret, the same on every server, at least 32 bytes (other users can read it in the process list: prefer -secret-file)")
@@ -49,13 +48,15 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	opts := nodeOptions{impl: impl, dir: *dir, listen: *listen}
 	opts.cfg = def
-	opts.cfg.ID = raft.NodeID(*id)
+	if opts.cfg.ID, err = raft.ParseNodeID(*id); *id != "" && err != nil {
+		return usagef("-id: %v", strings.TrimPrefix(err.Error(), "raft: "))
+	}
 	opts.cfg.ElectionTimeout, opts.cfg.HeartbeatTimeout = *election, *heartbeat
 	if opts.cfg.Peers, err = parsePeers(*peers); err != nil {
 		return err
 	}
-	if *id <= 0 {
-		return usagef("-id %d: give this server's ID, one of those in -peers", *id)
+	if *id == "" {
+		return usagef("-id is required: give this server's ID, one of those in -peers")
 	}
 	if err := opts.cfg.Validate(); err != nil {
 		return usagef("%v", strings.ReplaceAll(err.Error(), "\n", "; "))
@@ -76,23 +77,22 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return runNode(ctx, opts, stdout)
 }
 
-// parsePeers reads -peers: 1=127.0.0.1:7001,2=127.0.0.1:7002,...
+// parsePeers reads -peers: 1=127.0.0.1:7001,2=127.0.0.1:7002,... (or
+// n1=..., see raft.ParsePeers), each address HOST:PORT with a fixed port.
 func parsePeers(s string) ([]raft.Peer, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, usagef("-peers is required: every server as ID=HOST:PORT, comma-separated, e.g. 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003")
 	}
-	var peers []raft.Peer
-	for _, part := range strings.Split(s, ",") {
-		idText, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
-		id, err := strconv.Atoi(idText)
-		if !ok || err != nil || id <= 0 || id > 1<<20 {
-			return nil, usagef("-peers: %q is not ID=HOST:PORT with an ID of 1 or more", part)
+	peers, err := raft.ParsePeers(s)
+	if err != nil {
+		return nil, usagef("-peers: %v", strings.TrimPrefix(err.Error(), "raft: "))
+	}
+	for i, p := range peers {
+		addr := strings.TrimPrefix(p.Address, "http://")
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" {
+			return nil, usagef("-peers: server %d's address %q is not HOST:PORT with a fixed port", p.ID, addr)
 		}
-		addr = strings.TrimPrefix(addr, "http://")
-		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" || port == "0" {
-			return nil, usagef("-peers: server %d's address %q is not HOST:PORT with a fixed port", id, addr)
-		}
-		peers = append(peers, raft.Peer{ID: raft.NodeID(id), Address: "http://" + addr})
+		peers[i].Address = "http://" + addr
 	}
 	return peers, nil
 }

@@ -21,10 +21,10 @@ func TestNodeBadFlagsGiveOneLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"node", "-id", "1", "-dir", dir, "-secret-file", good}, "-peers is required"},
-		{[]string{"node", "-id", "1", "-peers", "1=x", "-dir", dir, "-secret-file", good}, `server 1's address "x" is not HOST:PORT`},
-		{[]string{"node", "-id", "1", "-peers", "one=127.0.0.1:1", "-dir", dir, "-secret-file", good}, `"one=127.0.0.1:1" is not ID=HOST:PORT`},
-		{[]string{"node", "-id", "1", "-peers", "1=127.0.0.1:1,1=127.0.0.1:2", "-dir", dir, "-secret-file", good}, "peer n1 appears twice"},
-		{[]string{"node", "-peers", peers, "-dir", dir, "-secret-file", good}, "-id 0: give this server's ID"},
+		{[]string{"node", "-id", "1", "-peers", "1=x", "-dir", dir, "-secret-file", good}, `-peers: peer n1: address "x" is not HOST:PORT`},
+		{[]string{"node", "-id", "1", "-peers", "one=127.0.0.1:1", "-dir", dir, "-secret-file", good}, `"one" is not a server ID`},
+		{[]string{"node", "-id", "1", "-peers", "1=127.0.0.1:1,1=127.0.0.1:2", "-dir", dir, "-secret-file", good}, "-peers: peer n1 appears twice"},
+		{[]string{"node", "-peers", peers, "-dir", dir, "-secret-file", good}, "-id is required"},
 		{[]string{"node", "-id", "4", "-peers", peers, "-dir", dir, "-secret-file", good}, "ID n4 is not in Peers"},
 		{[]string{"node", "-id", "1", "-peers", peers, "-secret-file", good}, "-dir is required"},
 		{[]string{"node", "-id", "1", "-peers", peers, "-dir", dir}, "the cluster secret is required"},
@@ -33,6 +33,8 @@ func TestNodeBadFlagsGiveOneLine(t *testing.T) {
 		{[]string{"node", "-id", "1", "-peers", peers, "-dir", dir, "-secret-file", good, "-secret", "x"}, "not both"},
 		{[]string{"node", "-id", "1", "-peers", peers, "-dir", dir, "-secret-file", good, "-heartbeat", "1s"}, "ElectionTimeout (150ms) must be at least twice HeartbeatTimeout (1s)"},
 		{[]string{"node", "-impl", "nope"}, `unknown implementation "nope"`},
+		{[]string{"node", "-id", "x", "-peers", peers, "-dir", dir, "-secret-file", good}, `-id: "x" is not a server ID`},
+		{[]string{"node", "-id", "1", "-peers", "1=127.0.0.1:0", "-dir", dir, "-secret-file", good}, "the port must be a number from 1 to 65535"},
 	} {
 		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
 			code, _, stderr := raftviz(t, tc.args...)
