@@ -321,7 +321,7 @@ func (l *Live) serveViewer(ctx context.Context, conn *websocket.Conn) {
 		}
 		if err == nil {
 			var text string
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			text, err = l.do(cctx, cmd)
 			cancel()
 			if err == nil {

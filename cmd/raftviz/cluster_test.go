@@ -63,7 +63,7 @@ func TestClusterKeepsAcknowledgedWritesAcrossLeaderKills(t *testing.T) {
 // TestClusterPageControlsProcesses drives the page's websocket: the state
 // names three servers; crash kills the leader's process and the page then
 // shows another leader in a later term; a partition is made in the
-// processes' transports; seek is refused as unavailable in real time; and
+// processes' transports, and a command commits on the majority side; seek is refused as unavailable in real time; and
 // Ctrl-C (SIGINT) stops every server process.
 func TestClusterPageControlsProcesses(t *testing.T) {
 	exe := buildRaftviz(t)
@@ -151,11 +151,13 @@ func TestClusterPageControlsProcesses(t *testing.T) {
 	ack = send(`{"op":"isolate","node":1}`)
 	require.Equal(t, "ack", ack.Type, ack.Error)
 	require.Contains(t, ack.Text, "partitioned")
-	ack = send(`{"op":"heal"}`)
-	require.Equal(t, "ack", ack.Type, ack.Error)
+	// Across the partition, the majority side commits.
 	ack = send(`{"op":"propose","command":"x=1"}`)
 	require.Equal(t, "ack", ack.Type, ack.Error)
 	require.Contains(t, ack.Text, "committed at index")
+	require.NotContains(t, ack.Text, "by n1", "n1 is cut off: it cannot commit")
+	ack = send(`{"op":"heal"}`)
+	require.Equal(t, "ack", ack.Type, ack.Error)
 	refused := send(`{"op":"seek","seq":1}`)
 	require.Equal(t, "error", refused.Type)
 	require.Contains(t, refused.Error, "unavailable in real time")

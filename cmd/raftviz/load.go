@@ -105,7 +105,8 @@ func runLoad(ctx context.Context, o loadOptions, stdout io.Writer) error {
 				if rng.IntN(2) == 0 {
 					cmd.Op, cmd.Value = kv.OpPut, fmt.Sprintf("c%d-%d", i, n)
 				}
-				op := doOp(runCtx, client, i, cmd)
+				// The run's end stops new requests; one under way finishes.
+				op := doOp(ctx, client, i, cmd)
 				mu.Lock()
 				if op.Unknown {
 					errs++
