@@ -109,7 +109,7 @@ func testVoteResetsTimer(h *Harness) {
 		st := h.Status(id)
 		return st.ElectionTimeout - st.ElectionElapsed
 	}
-	tested := 0
+	tested, why := 0, ""
 	for round := 0; round < 10 && tested < 5; round++ {
 		old := h.CheckOneLeader()
 		h.Run(100 * time.Millisecond)
@@ -125,6 +125,16 @@ func testVoteResetsTimer(h *Harness) {
 			h.Run(tick / 10)
 		}
 		if remaining(b) > 2 || h.Status(a).Role != raft.Follower || h.Status(b).Role != raft.Follower {
+			for _, id := range []raft.NodeID{a, b} {
+				if st := h.Status(id); st.Role != raft.Follower {
+					why = fmt.Sprintf("%v became %v in term %d before its Status showed its election timer within 2 ticks of expiring (it showed %d of %d ticks elapsed)",
+						id, st.Role, st.Term, st.ElectionElapsed, st.ElectionTimeout)
+				}
+			}
+			if why == "" {
+				st := h.Status(b)
+				why = fmt.Sprintf("for two election timeouts with no leader, %v's Status showed its election timer at %d of %d ticks and never within 2 ticks of expiring", b, st.ElectionElapsed, st.ElectionTimeout)
+			}
 			h.Connect(old) // someone timed out on its own first: try again
 			h.Run(time.Second)
 			continue
@@ -145,7 +155,8 @@ func testVoteResetsTimer(h *Harness) {
 		h.Run(time.Second)
 	}
 	if tested == 0 {
-		h.Fatalf("harness", "in 10 tries no follower waited for its own timeout: the test could not set up its scenario")
+		h.Fatalf("timer in Status", "this test watches the election timers your servers report, and in 10 tries they never showed one about to expire; the last time, %s. "+
+			"Status must report ElectionElapsed and ElectionTimeout in ticks, as the timer counts them (a follower starts an election when its timer reaches its timeout)%s", why, h.describe())
 	}
 }
 

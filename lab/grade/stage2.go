@@ -428,6 +428,28 @@ func messageCountBudget(h *Harness, entries int, elapsed time.Duration) uint64 {
 	return 3*2*f*uint64(entries) + 2*2*f*beats + 4*f
 }
 
+// proposeAt proposes cmd to id, which leads and holds index-1 entries, and
+// checks that it takes cmd at index.
+func (h *Harness) proposeAt(id raft.NodeID, cmd string, index uint64) {
+	st := h.Status(id)
+	got, term, ok := h.Propose(id, cmd)
+	if !ok {
+		h.Fatalf("leader", "%v refused command %q; it was %v of term %d a moment before: a leader takes every command (section 5.3)%s",
+			id, cmd, st.Role, st.Term, h.describe())
+	}
+	if got != index {
+		h.Fatalf("index", "%v, leader of term %d with %d entries in its log, put command %q at index %d, want %d: "+
+			"a leader appends the command to its log and Propose returns the index it will have%s", id, term, len(st.Log), cmd, got, index, h.describe())
+	}
+}
+
+func lastTerm(log []raft.Entry) uint64 {
+	if len(log) == 0 {
+		return 0
+	}
+	return log[len(log)-1].Term
+}
+
 // testOldTermEntries plays Figure 8 of the Raft paper with network
 // partitions: an entry from an earlier term, stored on a majority by a later
 // leader, is still overwritten by a server with a later last term. A leader
@@ -440,10 +462,7 @@ func testOldTermEntries(h *Harness) {
 
 	// (a) s1 leads and replicates x at index 2 to s2 only.
 	h.Partition([]raft.NodeID{s1, s2}, rest)
-	index, _, ok := h.Propose(s1, "x")
-	if !ok || index != 2 {
-		h.Fatalf("harness", "the leader %v did not take x at index 2 (index %d, accepted %v)", s1, index, ok)
-	}
+	h.proposeAt(s1, "x", 2)
 	h.Run(100 * time.Millisecond)
 
 	// (b) The other three elect s5, which takes y at index 2 and is cut off
@@ -457,9 +476,7 @@ func testOldTermEntries(h *Harness) {
 		}
 	}
 	h.Partition([]raft.NodeID{s5}, []raft.NodeID{s1, s2}, []raft.NodeID{others[0]}, []raft.NodeID{others[1]})
-	if index, _, ok := h.Propose(s5, "y"); !ok || index != 2 {
-		h.Fatalf("harness", "the leader %v did not take y at index 2 (index %d, accepted %v)", s5, index, ok)
-	}
+	h.proposeAt(s5, "y", 2)
 
 	// (c) s1 or s2 is elected in a later term with the vote of s3, whose log
 	// is behind theirs, and replicates x to s3: x, of an old term, is now on
@@ -468,7 +485,11 @@ func testOldTermEntries(h *Harness) {
 	h.Partition([]raft.NodeID{s1, s2, s3}, []raft.NodeID{s5}, []raft.NodeID{others[1]})
 	leader := h.CheckOneLeader()
 	if leader != s1 && leader != s2 {
-		h.Fatalf("harness", "%v won an election against servers whose logs are more up-to-date than its own", leader)
+		st, st1 := h.Status(leader), h.Status(s1)
+		h.Fatalf("up-to-date vote", "%v, whose log ends at index %d in term %d, was elected leader of term %d by %v and %v, whose logs end at index %d in term %d: "+
+			"section 5.4.1, a server denies its vote to a candidate whose log is not at least as up-to-date as its own (the later last term wins; "+
+			"with equal last terms, the longer log)%s",
+			leader, len(st.Log), lastTerm(st.Log), st.Term, s1, s2, len(st1.Log), lastTerm(st1.Log), h.describe())
 	}
 	h.Run(500 * time.Millisecond)
 

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -232,12 +233,40 @@ func runOnce(impl lab.Implementation, t *Test, seed uint64, sink func(*raft.Even
 		case lab.Violation:
 			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: f.Time, Rule: f.Rule, Message: f.Text, Violation: &f}
 		default:
-			panic(r) // a bug in the lab itself, not in the implementation
+			// A panic outside the servers (the simulator turns theirs into
+			// No Panic violations): the checker or the test tripped on
+			// something. It is reported like any failure, with where it
+			// happened, and the grade goes on with the other seeds and tests.
+			site, fn := panicSite()
+			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: sim.Now(), Rule: "lab error in " + fn,
+				Message: fmt.Sprintf("the lab panicked at %s (%s): %v. "+
+					"Your servers did something the lab did not expect; the events below lead up to it. "+
+					"Please report this with the command that replays it", site, fn, r)}
 		}
 	}()
 	t.Run(h)
 	h.checkSafety()
 	return res
+}
+
+// panicSite names the function and file:line where the panic being
+// recovered was raised, from inside the deferred call that recovers it.
+func panicSite() (site, fn string) {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		if f.Function == "runtime.gopanic" {
+			panicking = true
+		} else if panicking && !strings.HasPrefix(f.Function, "runtime.") {
+			name := f.Function[strings.LastIndex(f.Function, "/")+1:]
+			return fmt.Sprintf("%s:%d", filepath.Join(filepath.Base(filepath.Dir(f.File)), filepath.Base(f.File)), f.Line), name
+		}
+		if !more {
+			return "an unknown place", "unknown"
+		}
+	}
 }
 
 // writeFailureTrace runs the failing seed again, writing every event to a
@@ -259,26 +288,90 @@ func writeFailureTrace(impl lab.Implementation, t *Test, seed uint64, dir string
 	if err != nil {
 		return
 	}
-	recent := make([]string, 0, 16)
+	var cause uint64 // the event that broke the rule: the window ends there
+	if f.Violation != nil {
+		cause = f.Violation.Cause
+	}
+	w := newEventWindow(16, cause)
 	again := runOnce(impl, t, seed, func(e *raft.Event) {
 		tw.Write(e)
-		if routine(e) {
-			return
-		}
-		if len(recent) == cap(recent) {
-			copy(recent, recent[1:])
-			recent = recent[:len(recent)-1]
-		}
-		recent = append(recent, e.String())
+		w.see(e)
 	})
 	if tw.Flush() != nil {
 		return
 	}
 	f.Trace = path
-	f.Recent = recent
+	f.Recent = w.lines()
 	if again.Failure == nil || again.Failure.Rule != f.Rule || again.Failure.Time != f.Time || again.Failure.Kind != f.Kind {
 		f.Nondeterministic = true
 	}
+}
+
+// eventWindow keeps the events a failure report shows: the last n that are
+// not routine up to the event that broke the rule (never after it), that
+// event itself, the message delivery that led to it, and the last crash,
+// restart, partition or other command that set the scene, even if it
+// happened long before.
+type eventWindow struct {
+	n     int
+	cause uint64 // 0: the window runs to the end of the run
+	shown []raft.Event
+	// lastIn is the last delivery to each server, routine or not; setup
+	// the last command from outside (crash, restart, partition, network, hold ...).
+	lastIn map[raft.NodeID]raft.Event
+	setup  *raft.Event
+}
+
+func newEventWindow(n int, cause uint64) *eventWindow {
+	return &eventWindow{n: n, cause: cause, lastIn: map[raft.NodeID]raft.Event{}}
+}
+
+func (w *eventWindow) see(e *raft.Event) {
+	if w.cause != 0 && e.Seq > w.cause {
+		if e.Kind == raft.EvViolation && len(w.shown) > 0 && w.shown[len(w.shown)-1].Seq == w.cause {
+			w.keep(*e) // the violation the cause raised, right after it
+		}
+		return
+	}
+	if e.Kind.IsCommand() && e.Kind != raft.EvPropose {
+		c := *e
+		w.setup = &c
+	}
+	if e.Seq == w.cause {
+		// The input that led to the cause: the last delivery to its server.
+		if in, ok := w.lastIn[e.Node]; ok && (len(w.shown) == 0 || w.shown[len(w.shown)-1].Seq < in.Seq) {
+			w.keep(in)
+		}
+		w.keep(*e)
+		return
+	}
+	if e.Kind == raft.EvDeliver {
+		w.lastIn[e.Node] = *e
+	}
+	if !routine(e) {
+		w.keep(*e)
+	}
+}
+
+func (w *eventWindow) keep(e raft.Event) {
+	if len(w.shown) == w.n {
+		copy(w.shown, w.shown[1:])
+		w.shown = w.shown[:w.n-1]
+	}
+	w.shown = append(w.shown, e)
+}
+
+// lines gives the window as text, oldest first; a setting command that fell
+// out of it comes first, marked as earlier.
+func (w *eventWindow) lines() []string {
+	var out []string
+	if w.setup != nil && (len(w.shown) == 0 || w.setup.Seq < w.shown[0].Seq) {
+		out = append(out, w.setup.String(), "...")
+	}
+	for i := range w.shown {
+		out = append(out, w.shown[i].String())
+	}
+	return out
 }
 
 // routine reports whether an event is everyday heartbeat traffic, left out
@@ -310,7 +403,7 @@ func (f *Failure) Report() string {
 		fmt.Fprintf(&b, "  Check failed: %s\n  What happened: %s\n", f.Rule, indent(f.Message))
 	}
 	if len(f.Recent) > 0 {
-		b.WriteString("  The last events before it (heartbeats left out):\n")
+		b.WriteString("  The events that led to it (heartbeats left out; the trace has them all):\n")
 		for _, e := range f.Recent {
 			b.WriteString("      " + e + "\n")
 		}
