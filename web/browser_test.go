@@ -245,13 +245,23 @@ func TestCrashLeaderFromPage(t *testing.T) {
 	require.Greater(t, newTerm, term)
 	p.screenshot("new-leader")
 	if out := os.Getenv("RAFTLAB_SCREENSHOT"); out != "" {
-		// For the README: the cluster after a crash, a little later.
+		// For the README: the cluster after a crash, a little later. The
+		// picture is made with
+		//   RAFTLAB_SCREENSHOT=$PWD/web/screenshot.png go test -run TestCrashLeaderFromPage ./web/
 		p.do(chromedp.EmulateViewport(1600, 900))
 		p.do(chromedp.Evaluate[chromedp.Void](`raftviz.send({op: 'propose', command: 'x=1'}); raftviz.send({op: 'propose', command: 'y=2'})`))
 		poll[bool](p, `raftviz.model.nodes.filter(n => n.up && n.commitIndex >= 2).length >= 4`)
 		p.clickNode(id)
-		poll[bool](p, `raftviz.model.inflight.size > 0`)
-		p.frames(15)
+		poll[bool](p, `document.querySelectorAll('#toasts .toast').length === 0`) // they would cover the timeline
+		// Paused at a moment with messages on their way, so that they show.
+		p.do(chromedp.Evaluate[chromedp.Void](`raftviz.send({op: 'pause'})`))
+		poll[bool](p, `raftviz.model.paused`)
+		for eval[int](p, `raftviz.cluster.positions.length`) < 3 {
+			seq := eval[int](p, `raftviz.model.seq`)
+			p.do(chromedp.Evaluate[chromedp.Void](`raftviz.send({op: 'step'})`))
+			poll[bool](p, fmt.Sprintf(`raftviz.model.seq > %d`, seq))
+			p.frames(2)
+		}
 		png, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(out, png, 0o644))

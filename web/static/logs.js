@@ -20,12 +20,12 @@ export class LogsView {
   columns() {
     const w = this.root.clientWidth || 600;
     const em = parseFloat(getComputedStyle(this.root).fontSize) || 12;
-    return Math.max(4, Math.floor((w - 5 * em - 11 * em) / (3.3 * em + 2)));
+    return Math.max(4, Math.floor((w - 6 * em - 14 * em) / (3.3 * em + 2)));
   }
 
   build(nodes, cols) {
     this.root.replaceChildren();
-    this.root.style.gridTemplateColumns = `4.8em repeat(${cols}, minmax(0, 1fr)) 11em`;
+    this.root.style.gridTemplateColumns = `5.8em repeat(${cols}, minmax(0, 1fr)) 14em`;
     const add = (cls, text = '', role = 'cell') => {
       const d = document.createElement('div');
       d.className = cls;
@@ -108,7 +108,8 @@ export class LogsView {
         cell.title = `index ${idx}, term ${e.term}: ${text || '(empty)'}`;
       }
       row.meta.textContent = (n.up ? `commit ${n.commitIndex} · applied ${n.lastApplied}` : 'down') +
-        (p ? ` · next ${p.nextIndex} · match ${p.matchIndex}` : '');
+        (p ? ` · ▸${p.nextIndex} ▾${p.matchIndex}` : '');
+      row.meta.title = p ? `nextIndex ${p.nextIndex}, matchIndex ${p.matchIndex}` : '';
     });
   }
 }
