@@ -20,7 +20,14 @@ type Raft struct {
 	// the Env before any message that depends on it is sent (persistence.go).
 	currentTerm uint64       // latest term this server has seen
 	votedFor    raft.NodeID  // candidate that received this server's vote in currentTerm, or None
-	log         []raft.Entry // log entries; log[i-1] holds index i
+	log         []raft.Entry // log entries after the snapshot; log[i-1] holds index snapshotIndex+i
+
+	// The snapshot (stage 4, section 7): the log's compacted prefix, persisted
+	// with the state above. snapshotIndex and snapshotTerm are Figure 13's
+	// lastIncludedIndex and lastIncludedTerm.
+	snapshotIndex uint64
+	snapshotTerm  uint64
+	snapshotData  []byte
 
 	// Volatile state on all servers.
 	commitIndex uint64 // index of the highest entry known to be committed
@@ -80,6 +87,10 @@ func (r *Raft) Step(m raft.Message) {
 		r.handleAppendEntries(m)
 	case raft.AppendEntriesReply:
 		r.handleAppendEntriesReply(m)
+	case raft.InstallSnapshot:
+		r.handleInstallSnapshot(m)
+	case raft.InstallSnapshotReply:
+		r.handleInstallSnapshotReply(m)
 	}
 }
 
@@ -94,6 +105,8 @@ func (r *Raft) Status() raft.Status {
 		CommitIndex:     r.commitIndex,
 		LastApplied:     r.lastApplied,
 		Log:             r.log,
+		SnapshotIndex:   r.snapshotIndex,
+		SnapshotTerm:    r.snapshotTerm,
 		ElectionElapsed: r.electionElapsed,
 		ElectionTimeout: r.electionTimeout,
 	}
@@ -107,18 +120,22 @@ func (r *Raft) Status() raft.Status {
 }
 
 // lastLogIndex is the index of the last entry in the log, or 0 if it is empty.
-func (r *Raft) lastLogIndex() uint64 { return uint64(len(r.log)) }
+func (r *Raft) lastLogIndex() uint64 { return r.snapshotIndex + uint64(len(r.log)) }
 
 // lastLogTerm is the term of the last entry in the log, or 0 if it is empty.
 func (r *Raft) lastLogTerm() uint64 { return r.termAt(r.lastLogIndex()) }
 
 // termAt is the term of the entry at index, or 0 for index 0 (the empty log
-// before the first entry). index must not pass the end of the log.
+// before the first entry). At snapshotIndex it is snapshotTerm; an index
+// compacted away, or past the end of the log, gives 0.
 func (r *Raft) termAt(index uint64) uint64 {
-	if index == 0 || index > r.lastLogIndex() {
+	if index == r.snapshotIndex {
+		return r.snapshotTerm
+	}
+	if index < r.snapshotIndex || index > r.lastLogIndex() {
 		return 0
 	}
-	return r.log[index-1].Term
+	return r.log[index-r.snapshotIndex-1].Term
 }
 
 // send sends m from this server, stamped with currentTerm.

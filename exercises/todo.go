@@ -22,4 +22,6 @@ var Shipped = map[int][]string{
 	2: {"Propose", "initLeaderState", "sendAppendEntries", "appendEntries", "firstIndexOfTerm",
 		"handleAppendEntriesReply", "backedUpNextIndex", "advanceCommitIndex", "applyCommitted"},
 	3: {"persistHardState", "persistLog", "restore"},
+	4: {"Snapshot", "compact", "persistSnapshot", "restoreSnapshot", "sendInstallSnapshot",
+		"handleInstallSnapshot", "handleInstallSnapshotReply", "skipCompacted"},
 }

@@ -148,6 +148,10 @@ func (c *checker) check(e *raft.Event, v *View) []Violation {
 		c.checkCommit(e, v, n)
 	case raft.EvApply:
 		c.checkApply(e, v, n)
+	case raft.EvSnapshot:
+		c.checkSnapshot(e, n)
+	case raft.EvRestore:
+		c.checkRestore(e, n)
 	case raft.EvSend:
 		if m := e.Msg; m != nil && m.Type == raft.RequestVoteReply && m.VoteGranted {
 			c.checkVote(e, m)
@@ -341,10 +345,14 @@ func (c *checker) checkRestart(e *raft.Event, st raft.Status, saved raft.Saved) 
 		c.report(e, RuleRestoreState, "%v restarted with currentTerm %d, but it had saved currentTerm %d", e.Node, st.Term, hs.CurrentTerm)
 	case st.Term == hs.CurrentTerm && st.VotedFor != hs.VotedFor:
 		c.report(e, RuleRestoreState, "%v restarted in term %d with votedFor %v, but it had saved votedFor %v", e.Node, st.Term, st.VotedFor, hs.VotedFor)
+	case st.SnapshotIndex != saved.Snapshot.LastIncludedIndex:
+		c.report(e, RuleRestoreState, "%v restarted with a snapshot through index %d, but it had saved one through %d", e.Node, st.SnapshotIndex, saved.Snapshot.LastIncludedIndex)
 	case len(st.Log) != len(saved.Log):
 		c.report(e, RuleRestoreState, "%v restarted with %d log entries, but it had saved %d", e.Node, len(st.Log), len(saved.Log))
 	}
-	if st.CommitIndex != 0 || st.LastApplied != 0 {
+	if k := saved.Snapshot.LastIncludedIndex; k > 0 && (st.CommitIndex != k || st.LastApplied != k) {
+		c.report(e, RuleVolatileReset, "%v restarted from a snapshot through index %d with commitIndex %d and lastApplied %d: the snapshot holds committed, applied entries, so both start at %d", e.Node, k, st.CommitIndex, st.LastApplied, k)
+	} else if k == 0 && (st.CommitIndex != 0 || st.LastApplied != 0) {
 		c.report(e, RuleVolatileReset, "%v restarted with commitIndex %d and lastApplied %d: they are volatile and must start at 0", e.Node, st.CommitIndex, st.LastApplied)
 	}
 	return c.found

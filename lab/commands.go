@@ -55,7 +55,7 @@ func (s *Sim) Restart(id raft.NodeID) error {
 	}
 	saved, _ := n.store.Load()
 	s.command(raft.Event{Kind: raft.EvRestart, Node: id})
-	restored := raft.Saved{HardState: saved.HardState, Log: slices.Clone(saved.Log)}
+	restored := raft.Saved{HardState: saved.HardState, Log: slices.Clone(saved.Log), Snapshot: saved.Snapshot}
 	if st, ok := s.boot(n, restored); ok {
 		cause := raft.Event{Seq: s.seq, Time: s.now, Node: id}
 		for _, v := range s.check.checkRestart(&cause, st, saved) {

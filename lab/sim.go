@@ -36,6 +36,9 @@ type Options struct {
 	// SyncTicks makes every node's clock tick at the same instants. Normally
 	// each node ticks at its own random phase, as real clocks do.
 	SyncTicks bool
+	// SnapshotEvery, if not 0, has each server's state machine hand its node a
+	// snapshot every SnapshotEvery applied entries (stage 4; lab/snapshot.go).
+	SnapshotEvery int
 	// Sink, if set, receives every event as it happens. It must neither modify
 	// the event nor keep the pointer: copy what it needs (the message and the
 	// entries an event points to never change, and may be kept).
@@ -100,6 +103,9 @@ type Sim struct {
 	links []time.Duration
 	// callBuf collects a node's Env actions during a call.
 	callBuf []unit
+	// snapDue lists the nodes whose state machine is due to hand over a
+	// snapshot (Options.SnapshotEvery).
+	snapDue []*simNode
 	calling *simNode
 
 	violations []Violation
@@ -144,6 +150,9 @@ type simNode struct {
 	sweep int
 	// applied holds every entry the node applied, by index.
 	applied []raft.Entry
+	// sm is the node's state machine; lastSnap the index of its last snapshot.
+	sm       stateMachine
+	lastSnap uint64
 	// group is the node's partition group: messages pass only within a group.
 	group int
 }
@@ -354,6 +363,9 @@ func (s *Sim) next(limit time.Duration) bool {
 		}
 		return true
 	}
+	if s.takeDueSnapshot() {
+		return true
+	}
 	if s.q.len() == 0 || s.q.peek().at > limit {
 		return false
 	}
@@ -442,6 +454,7 @@ func (s *Sim) boot(n *simNode, saved raft.Saved) (raft.Status, bool) {
 	if ok {
 		s.queueChanges(n, st)
 		s.pending = append(s.pending, s.callBuf...)
+		s.bootStateMachine(n, saved)
 	}
 	clear(s.callBuf)
 	s.callBuf = s.callBuf[:0]
@@ -456,6 +469,7 @@ const (
 	callStep
 	callPropose
 	callTimeout
+	callSnapshot
 )
 
 // call asks node n to tick, step on a message or take a proposal, then queues
@@ -507,6 +521,8 @@ func (s *Sim) invoke(n *simNode, op callOp, m *raft.Message) (ok bool) {
 		for range s.timeoutTicks {
 			n.impl.Tick()
 		}
+	case callSnapshot:
+		s.invokeSnapshot(n)
 	}
 	return true
 }
@@ -536,7 +552,11 @@ func (s *Sim) queueChanges(n *simNode, st raft.Status) {
 			s.stats.Elections++
 		}
 	}
-	if from, entries, changed := s.diffLog(n, v, st.Log); changed {
+	log := st.Log
+	if st.SnapshotIndex > 0 {
+		log = s.viewLog(v, st)
+	}
+	if from, entries, changed := s.diffLog(n, v, log); changed {
 		add(raft.Event{Kind: raft.EvLog, Index: from, Entries: entries})
 	}
 	if st.CommitIndex != v.Commit {
@@ -615,6 +635,17 @@ func (s *Sim) carryOut(u *unit) {
 		case e.Index == uint64(len(n.applied))+1:
 			n.applied = append(n.applied, e)
 		}
+		n.sm.apply(e)
+		s.snapshotDue(n)
+	case raft.EvSnapshot:
+		if err := n.store.SaveSnapshot(raft.Snapshot{LastIncludedIndex: ev.Index, LastIncludedTerm: ev.Term, Data: ev.Entries[0].Command}); err != nil {
+			s.emit(ev)
+			s.violate(Violation{Rule: RuleStorageUse, Node: n.id, Cause: ev.Seq,
+				Text: fmt.Sprintf("%v: %v", n.id, err)})
+			return
+		}
+	case raft.EvRestore:
+		s.restoreStateMachine(n, ev)
 	}
 	s.emit(ev)
 	if ev.Kind == raft.EvSend && s.holdIf != nil && s.holdIf(ev.Msg) {

@@ -37,6 +37,10 @@ type NodeView struct {
 	SavedTerm uint64      `json:"savedTerm"`
 	SavedVote raft.NodeID `json:"savedVote"`
 	SavedLog  uint64      `json:"savedLog"` // index of the last stored entry
+	// SnapshotIndex and SnapshotTerm are the last entry of the node's
+	// snapshot (stage 4): Log up to there is the compacted prefix.
+	SnapshotIndex uint64 `json:"snapshotIndex,omitempty"`
+	SnapshotTerm  uint64 `json:"snapshotTerm,omitempty"`
 }
 
 // NewView returns the View of a fresh cluster of n nodes, connected, at time 0.
@@ -140,6 +144,11 @@ func (v *View) Apply(e *raft.Event) {
 		n.Commit = e.Index
 	case raft.EvApply:
 		n.Applied = e.Index
+	case raft.EvSnapshot:
+		n.SnapshotIndex, n.SnapshotTerm = e.Index, e.Term
+	case raft.EvRestore:
+		n.Applied = e.Index
+		n.SnapshotIndex, n.SnapshotTerm = max(n.SnapshotIndex, e.Index), e.Term
 	case raft.EvSaveState:
 		n.SavedTerm, n.SavedVote = e.Term, e.Vote
 	case raft.EvSaveLog:

@@ -55,6 +55,12 @@ const (
 
 	// EvViolation: a safety rule (Rule) broke at the event numbered Cause; Text explains.
 	EvViolation
+
+	// Log compaction (stage 4). Entries[0] stands for the snapshot: its
+	// Index and Term are lastIncludedIndex and lastIncludedTerm, its Command
+	// the snapshot's data.
+	EvSnapshot // Node persisted a snapshot through Index, compacting its stored log.
+	EvRestore  // Node's state machine was reset to a snapshot through Index.
 )
 
 var eventKindNames = [...]string{
@@ -77,6 +83,8 @@ var eventKindNames = [...]string{
 	EvPartition: "partition",
 	EvNetwork:   "network",
 	EvHold:      "hold",
+	EvSnapshot:  "snapshot",
+	EvRestore:   "restore",
 	EvRelease:   "release",
 	EvDiscard:   "discard",
 	EvDuplicate: "duplicate",
@@ -351,6 +359,14 @@ func (m Message) AppendJSON(b []byte) []byte {
 		b = appendUintField(b, "leaderCommit", m.LeaderCommit)
 	case RequestVoteReply:
 		b = appendBoolField(b, "voteGranted", m.VoteGranted)
+	case InstallSnapshot:
+		b = appendUintField(b, "lastIncludedIndex", m.LastIncludedIndex)
+		b = appendUintField(b, "lastIncludedTerm", m.LastIncludedTerm)
+		b = append(b, `,"data":"`...)
+		b = base64.StdEncoding.AppendEncode(b, m.Data)
+		b = append(b, '"')
+	case InstallSnapshotReply:
+		b = appendUintField(b, "lastIncludedIndex", m.LastIncludedIndex)
 	case AppendEntriesReply:
 		b = appendBoolField(b, "success", m.Success)
 		b = appendUintField(b, "matchIndex", m.MatchIndex)

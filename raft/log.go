@@ -72,9 +72,11 @@ type HardState struct {
 }
 
 // Saved is everything a server persisted before it stopped: its hard state and
-// its log. A runtime reads it from Storage and hands it to the Constructor when
+// its log — and, once it has compacted (stage 4), its snapshot, with Log
+// holding only the entries after Snapshot.LastIncludedIndex. A runtime reads it from Storage and hands it to the Constructor when
 // the server starts again; on a first start it is empty.
 type Saved struct {
 	HardState HardState
 	Log       []Entry
+	Snapshot  Snapshot
 }

@@ -104,7 +104,12 @@ type Status struct {
 	Leader      NodeID `json:"leader"`
 	CommitIndex uint64 `json:"commitIndex"`
 	LastApplied uint64 `json:"lastApplied"`
-	// Log is the node's log, Log[i-1] holding index i. It may share memory with
+	// SnapshotIndex and SnapshotTerm are lastIncludedIndex and
+	// lastIncludedTerm of the node's snapshot (stage 4), 0 before any.
+	SnapshotIndex uint64 `json:"snapshotIndex,omitempty"`
+	SnapshotTerm  uint64 `json:"snapshotTerm,omitempty"`
+	// Log is the node's log after its snapshot, Log[i-1] holding index
+	// SnapshotIndex+i. It may share memory with
 	// the node: read it before calling the node again, and never modify it.
 	Log []Entry `json:"log"`
 	// ElectionElapsed counts the ticks since the election timer was last reset;
@@ -116,12 +121,12 @@ type Status struct {
 }
 
 // LastIndex is the index of the last entry of the log, or 0.
-func (s Status) LastIndex() uint64 { return uint64(len(s.Log)) }
+func (s Status) LastIndex() uint64 { return s.SnapshotIndex + uint64(len(s.Log)) }
 
 // LastTerm is the term of the last entry of the log, or 0.
 func (s Status) LastTerm() uint64 {
 	if len(s.Log) == 0 {
-		return 0
+		return s.SnapshotTerm
 	}
 	return s.Log[len(s.Log)-1].Term
 }

@@ -26,9 +26,10 @@ type Storage interface {
 
 // InmemStore is a Storage in memory. It is safe for concurrent use.
 type InmemStore struct {
-	mu  sync.Mutex
-	hs  HardState
-	log []Entry
+	mu   sync.Mutex
+	hs   HardState
+	snap Snapshot // the log's compacted prefix (stage 4); log follows it
+	log  []Entry  // log[i] holds index snap.LastIncludedIndex+1+i
 }
 
 // NewInmemStore returns an empty in-memory store.
@@ -38,7 +39,7 @@ func NewInmemStore() *InmemStore { return &InmemStore{} }
 func (s *InmemStore) Load() (Saved, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Saved{HardState: s.hs, Log: append([]Entry(nil), s.log...)}, nil
+	return Saved{HardState: s.hs, Log: append([]Entry(nil), s.log...), Snapshot: s.snap}, nil
 }
 
 // SaveHardState stores hs.
@@ -53,10 +54,14 @@ func (s *InmemStore) SaveHardState(hs HardState) error {
 func (s *InmemStore) SaveLog(from uint64, entries []Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := CheckSaveLog(uint64(len(s.log)), from, entries); err != nil {
+	first := s.snap.LastIncludedIndex + 1
+	if err := CheckSaveLog(first-1+uint64(len(s.log)), from, entries); err != nil {
 		return err
 	}
-	s.log = append(s.log[:from-1], entries...)
+	if from < first {
+		return fmt.Errorf("raft: SaveLog from index %d, but entries up to %d are compacted into the snapshot: save from %d on", from, first-1, first)
+	}
+	s.log = append(s.log[:from-first], entries...)
 	return nil
 }
 
@@ -64,7 +69,7 @@ func (s *InmemStore) SaveLog(from uint64, entries []Entry) error {
 func (s *InmemStore) LastIndex() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return uint64(len(s.log))
+	return s.snap.LastIncludedIndex + uint64(len(s.log))
 }
 
 // HardState returns the stored hard state.

@@ -22,7 +22,7 @@ func (r *Raft) persistHardState() {
 // stored log held from there on. Call it whenever entries are added or deleted,
 // with the first index that changed.
 func (r *Raft) persistLog(from uint64) {
-	r.env.SaveLog(from, r.log[from-1:])
+	r.env.SaveLog(from, r.log[from-1-r.snapshotIndex:])
 }
 
 // restore reloads the persistent state saved before a crash. The volatile state
@@ -32,4 +32,5 @@ func (r *Raft) restore(saved raft.Saved) {
 	r.currentTerm = saved.HardState.CurrentTerm
 	r.votedFor = saved.HardState.VotedFor
 	r.log = saved.Log
+	r.restoreSnapshot(saved.Snapshot)
 }

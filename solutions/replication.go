@@ -47,13 +47,18 @@ func (r *Raft) initLeaderState() {
 // prevLogTerm) for the consistency check. With nothing to send it is a heartbeat.
 func (r *Raft) sendAppendEntries(i int) {
 	prev := r.nextIndex[i] - 1
+	if prev < r.snapshotIndex {
+		// The entries the follower needs next are compacted away (section 7).
+		r.sendInstallSnapshot(i)
+		return
+	}
 	last := min(r.lastLogIndex(), prev+uint64(r.cfg.MaxAppendEntries))
 	r.send(raft.Message{
 		Type:         raft.AppendEntries,
 		To:           r.peers[i],
 		PrevLogIndex: prev,
 		PrevLogTerm:  r.termAt(prev),
-		Entries:      r.log[prev:last],
+		Entries:      r.log[prev-r.snapshotIndex : last-r.snapshotIndex],
 		LeaderCommit: r.commitIndex,
 	})
 	// nextIndex is the index of the next entry to send: count these as sent,
@@ -67,6 +72,7 @@ func (r *Raft) sendAppendEntries(i int) {
 // currentTerm.
 func (r *Raft) appendEntries(m raft.Message) raft.Message {
 	reply := raft.Message{Type: raft.AppendEntriesReply, To: m.From}
+	m = r.skipCompacted(m)
 	// 2. Reply false if the log doesn't contain an entry at prevLogIndex whose
 	// term matches prevLogTerm. Say where the logs part, so that the leader
 	// can skip a whole term of entries at a time (end of section 5.3).
@@ -89,7 +95,7 @@ func (r *Raft) appendEntries(m raft.Message) raft.Message {
 		if e.Index <= r.lastLogIndex() && r.termAt(e.Index) == e.Term {
 			continue
 		}
-		r.log = append(r.log[:e.Index-1], m.Entries[k:]...)
+		r.log = append(r.log[:e.Index-1-r.snapshotIndex], m.Entries[k:]...)
 		r.persistLog(e.Index) // before the reply: the leader counts this server as storing them
 		break
 	}
@@ -109,7 +115,7 @@ func (r *Raft) appendEntries(m raft.Message) raft.Message {
 // the term of the entry at index.
 func (r *Raft) firstIndexOfTerm(index uint64) uint64 {
 	t := r.termAt(index)
-	for index > 1 && r.termAt(index-1) == t {
+	for index > r.snapshotIndex+1 && r.termAt(index-1) == t {
 		index--
 	}
 	return index
@@ -151,7 +157,7 @@ func (r *Raft) handleAppendEntriesReply(m raft.Message) {
 // that term is skipped, back to the first index the follower holds for it.
 func (r *Raft) backedUpNextIndex(m raft.Message) uint64 {
 	if m.ConflictTerm != 0 {
-		for index := r.lastLogIndex(); index > 0; index-- {
+		for index := r.lastLogIndex(); index > r.snapshotIndex; index-- {
 			t := r.termAt(index)
 			if t == m.ConflictTerm {
 				return index + 1
@@ -192,6 +198,6 @@ func (r *Raft) advanceCommitIndex() {
 func (r *Raft) applyCommitted() {
 	for r.lastApplied < r.commitIndex {
 		r.lastApplied++
-		r.env.Apply(r.log[r.lastApplied-1])
+		r.env.Apply(r.log[r.lastApplied-1-r.snapshotIndex])
 	}
 }

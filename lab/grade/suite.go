@@ -54,7 +54,10 @@ type Test struct {
 	Network lab.Network
 	// SyncTicks starts every clock ticking at the same instants.
 	SyncTicks bool
-	Run       func(h *Harness)
+	// SnapshotEvery: the state machine hands its node a snapshot every so many
+	// applied entries (lab.Options.SnapshotEvery; stage 4).
+	SnapshotEvery int
+	Run           func(h *Harness)
 }
 
 // DefaultSeeds is how many seeds each test runs at.
@@ -93,6 +96,7 @@ var Stages = []struct {
 	{1, "leader election", "election.go"},
 	{2, "log replication", "replication.go"},
 	{3, "persistence", "persistence.go"},
+	{4, "log compaction", "snapshot.go"},
 }
 
 // StageName names stage n.
@@ -114,6 +118,8 @@ func Tests(stage int) []*Test {
 		return stage2Tests
 	case 3:
 		return stage3Tests
+	case 4:
+		return stage4Tests
 	}
 	return nil
 }
@@ -189,7 +195,7 @@ func (t *Test) Options(impl lab.Implementation, seed uint64) lab.Options {
 	if net == (lab.Network{}) {
 		net = lab.DefaultNetwork()
 	}
-	return lab.Options{Nodes: nodes, Seed: seed, New: impl.New, Impl: impl.Name, Network: net, SyncTicks: t.SyncTicks}
+	return lab.Options{Nodes: nodes, Seed: seed, New: impl.New, Impl: impl.Name, Network: net, SyncTicks: t.SyncTicks, SnapshotEvery: t.SnapshotEvery}
 }
 
 func runOnce(impl lab.Implementation, t *Test, seed uint64, sink func(*raft.Event)) (res Result) {
