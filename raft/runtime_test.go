@@ -240,9 +240,11 @@ func (c *cluster) waitLeader() raft.LeaderInfo {
 	var lead raft.LeaderInfo
 	c.leaders.until(c.t, "one leader, known to every running server", func(seen map[raft.NodeID]raft.LeaderInfo) bool {
 		lead = raft.LeaderInfo{}
-		for _, l := range seen {
-			if l.Self {
-				lead = l
+		for _, s := range c.servers {
+			// Only a running server's claim counts: a stopped one's last
+			// notification may still be on the board.
+			if s != nil && seen[s.id].Self {
+				lead = seen[s.id]
 			}
 		}
 		if lead.ID == raft.None {
