@@ -297,3 +297,109 @@ func main() {
 	}
 }
 `
+
+// plantedBugs are broken variants whose failure reports are checked word by
+// word: the report names the rule the bug breaks, the server that broke it,
+// and shows the event that broke it — never a stack trace or "harness".
+var plantedBugs = []struct {
+	name    string
+	test    string   // the graded test that catches it
+	rules   []string // the rule (or check) the report may name
+	patches []patch
+}{
+	{"prevLogIndex beyond the end of the log counts as a match", "2/FailAgree", []string{"No Panic", "Commit Within Log", "Log Matching", "State Machine Safety"},
+		[]patch{{"replication.go", "if m.PrevLogIndex > r.lastLogIndex() {", "if false {"},
+			{"replication.go", "if t := r.termAt(m.PrevLogIndex); t != m.PrevLogTerm {", "if t := r.termAt(m.PrevLogIndex); m.PrevLogIndex <= r.lastLogIndex() && t != m.PrevLogTerm {"}}},
+	{"votedFor is not persisted", "3/VoteSurvivesCrash", []string{"One Vote Per Term"},
+		[]patch{{"persistence.go", "VotedFor: r.votedFor})", "VotedFor: raft.None})"}}},
+	{"a leader commits an old-term entry by counting replicas", "2/OldTermEntries", []string{"Leader Completeness", "State Machine Safety"},
+		[]patch{{"replication.go", "for n := r.lastLogIndex(); n > r.commitIndex && r.termAt(n) == r.currentTerm; n-- {", "for n := r.lastLogIndex(); n > r.commitIndex; n-- {"}}},
+	{"a follower does not reset its timer when it grants a vote", "1/VoteResetsTimer", []string{"stable term"},
+		[]patch{{"election.go", "r.persistHardState() // before the reply leaves: a vote must survive a crash\n\t\tr.resetElectionTimer()", "r.persistHardState() // before the reply leaves: a vote must survive a crash"}}},
+}
+
+func TestReportsNameRuleAndServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds planted bugs; skipped with -short")
+	}
+	names := make([]string, len(plantedBugs))
+	var tests []string
+	for i, b := range plantedBugs {
+		names[i] = b.name
+		tests = append(tests, fmt.Sprintf("%q", b.test))
+	}
+	main := strings.Replace(reportMain, "TESTS", strings.Join(tests, ", "), 1)
+	out := buildAndRun(t, "planted", names, func(i int) []patch { return plantedBugs[i].patches }, main)
+	var got []struct {
+		Rule, Node, Report string
+		Cause              uint64
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var r struct {
+			Rule, Node, Report string
+			Cause              uint64
+		}
+		require.NoError(t, json.Unmarshal(line, &r), "bad line: %s", line)
+		got = append(got, r)
+	}
+	require.Len(t, got, len(plantedBugs))
+	for i, b := range plantedBugs {
+		r := got[i]
+		require.NotEmpty(t, r.Report, "%q: %s caught nothing in 20 seeds", b.name, b.test)
+		require.Contains(t, b.rules, r.Rule, "%q: the report names the wrong rule:\n%s", b.name, r.Report)
+		require.NotContains(t, r.Report, "harness", b.name)
+		require.NotContains(t, r.Report, "goroutine ", b.name)
+		require.Contains(t, r.Report, "Run it again:", b.name)
+		if r.Cause != 0 {
+			require.Contains(t, r.Report, "Safety rule broken: "+r.Rule, b.name)
+			require.Contains(t, r.Report, "What happened: "+r.Node, "%q: the report should name %s, the server that broke the rule:\n%s", b.name, r.Node, r.Report)
+			require.Contains(t, r.Report, fmt.Sprintf("      #%d ", r.Cause), "%q: the window must show the event that broke the rule:\n%s", b.name, r.Report)
+		} else {
+			require.Contains(t, r.Report, "Check failed: "+r.Rule, b.name)
+			require.Regexp(t, `n\d granted its vote to n\d`, r.Report, b.name)
+		}
+		if b.test == "3/VoteSurvivesCrash" {
+			require.Regexp(t, `#\d+ \S+ `+r.Node+` crash\n`, r.Report, "the crash that set it up must be shown")
+		}
+		t.Logf("%s: %s names %q\n%s", b.name, b.test, r.Rule, r.Report)
+	}
+}
+
+// reportMain runs each planted bug's test at up to 20 seeds and prints the
+// first failure, with a trace so that its event window is filled in.
+const reportMain = `package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/raftlab/raftlab/lab"
+	"github.com/raftlab/raftlab/lab/grade"
+%s)
+
+func main() {
+	impls := []lab.Implementation{
+%s	}
+	tests := []string{TESTS}
+	dir, _ := os.MkdirTemp("", "raftlab-planted")
+	defer os.RemoveAll(dir)
+	for i, impl := range impls {
+		t, err := grade.FindTest(tests[i])
+		if err != nil {
+			panic(err)
+		}
+		out := map[string]any{}
+		for k := range 20 {
+			if r := grade.RunTest(impl, t, t.Seed(k), dir); r.Failure != nil {
+				out["Rule"], out["Report"] = r.Failure.Rule, r.Failure.Report()
+				if v := r.Failure.Violation; v != nil {
+					out["Node"], out["Cause"] = v.Node.String(), v.Cause
+				}
+				break
+			}
+		}
+		line, _ := json.Marshal(out)
+		os.Stdout.Write(append(line, '\n'))
+	}
+}
+`

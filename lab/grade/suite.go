@@ -1,6 +1,7 @@
 package grade
 
 import (
+	"cmp"
 	"fmt"
 	"github.com/raftlab/raftlab/lab"
 	"hash/fnv"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -325,11 +327,19 @@ type eventWindow struct {
 	// lastIn is the last delivery to each server, routine or not; setup
 	// the last command from outside (crash, restart, partition, network, hold ...).
 	lastIn map[raft.NodeID]raft.Event
-	setup  *raft.Event
+	// setups holds the last command from outside of each kind for each
+	// server (crash, restart, timeout, hold ...; partition and network
+	// settings under server 0).
+	setups map[setupKey]raft.Event
+}
+
+type setupKey struct {
+	kind raft.EventKind
+	node raft.NodeID
 }
 
 func newEventWindow(n int, cause uint64) *eventWindow {
-	return &eventWindow{n: n, cause: cause, lastIn: map[raft.NodeID]raft.Event{}}
+	return &eventWindow{n: n, cause: cause, lastIn: map[raft.NodeID]raft.Event{}, setups: map[setupKey]raft.Event{}}
 }
 
 func (w *eventWindow) see(e *raft.Event) {
@@ -340,8 +350,11 @@ func (w *eventWindow) see(e *raft.Event) {
 		return
 	}
 	if e.Kind.IsCommand() && e.Kind != raft.EvPropose {
-		c := *e
-		w.setup = &c
+		node := e.Node
+		if e.Kind == raft.EvPartition || e.Kind == raft.EvNetwork {
+			node = 0
+		}
+		w.setups[setupKey{e.Kind, node}] = *e
 	}
 	if e.Seq == w.cause {
 		// The input that led to the cause: the last delivery to its server.
@@ -367,12 +380,27 @@ func (w *eventWindow) keep(e raft.Event) {
 	w.shown = append(w.shown, e)
 }
 
-// lines gives the window as text, oldest first; a setting command that fell
-// out of it comes first, marked as earlier.
+// lines gives the window as text, oldest first. The commands that set the
+// scene and fell out of it come first, marked off: the last four of the
+// last partition, network change, and crash, restart or other command aimed
+// at each server.
 func (w *eventWindow) lines() []string {
+	var early []raft.Event
+	for _, e := range w.setups {
+		if len(w.shown) == 0 || e.Seq < w.shown[0].Seq {
+			early = append(early, e)
+		}
+	}
+	slices.SortFunc(early, func(a, b raft.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	if len(early) > 4 {
+		early = early[len(early)-4:]
+	}
 	var out []string
-	if w.setup != nil && (len(w.shown) == 0 || w.setup.Seq < w.shown[0].Seq) {
-		out = append(out, w.setup.String(), "...")
+	for i := range early {
+		out = append(out, early[i].String())
+	}
+	if len(early) > 0 {
+		out = append(out, "...")
 	}
 	for i := range w.shown {
 		out = append(out, w.shown[i].String())
