@@ -229,10 +229,10 @@ func runOnce(impl lab.Implementation, t *Test, seed uint64, sink func(*raft.Even
 		res.Events = sim.Stats().Events
 		res.Stats = sim.Stats()
 		r := recover()
-		if r == nil {
-			if vs := sim.Violations(); len(vs) > 0 {
-				r = vs[0]
-			}
+		if vs := sim.Violations(); len(vs) > 0 {
+			// A broken rule is the root of whatever the test tripped on
+			// after it (a server that panicked has no Status to check).
+			r = vs[0]
 		}
 		switch f := r.(type) {
 		case nil:
