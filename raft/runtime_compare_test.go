@@ -87,7 +87,7 @@ func (f *countFSM) Apply(*hraft.Log) any {
 	return nil
 }
 func (f *countFSM) Snapshot() (hraft.FSMSnapshot, error) { return countSnapshot{}, nil }
-func (f *countFSM) Restore(r io.ReadCloser) error       { return r.Close() }
+func (f *countFSM) Restore(r io.ReadCloser) error        { return r.Close() }
 
 type countSnapshot struct{}
 
