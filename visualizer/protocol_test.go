@@ -1,9 +1,12 @@
 package visualizer
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -50,30 +53,46 @@ func TestDecodeCommand(t *testing.T) {
 	}
 }
 
-// FuzzDecodeCommand: no frame makes the decoder panic, and whatever it
-// accepts is a known operation whose fields pass the checks again.
+// FuzzDecodeCommand: no frame makes the decoder panic; a refusal is one
+// line of text; an accepted command's proposal is the text sent, valid
+// UTF-8 (never silently replaced); and an accepted command, encoded again,
+// decodes to the same command (nothing the decoder accepted was lost or
+// changed on the way in).
 func FuzzDecodeCommand(f *testing.F) {
 	for _, seed := range []string{
 		`{"op":"pause"}`, `{"op":"crash","node":3}`, `{"op":"propose","node":0,"command":"x"}`,
 		`{"op":"partition","groups":[[1,2],[3,4,5]]}`, `{"op":"network","knob":"loss","value":0.1}`,
 		`{"op":"seek","t":123}`, `{"op":"reset","seed":7,"nodes":9}`, `{"op":"step","count":3}`,
 		`{"op":"scenario","name":"split-vote"}`, `{"op":"speed","value":1e308}`, `{`, `[]`, `"x"`, `{"op":"network","knob":"loss","value":NaN}`,
+		"{\"op\":\"propose\",\"command\":\"a\xffb\"}", `{"op":"propose","command":"a\udc00b"}`, `{"op":"propose","command":"\ud83d\ude00"}`,
+		`{"op":"propose","command":"a\ufffdb"}`, `{"op":"seek","seq":18446744073709551615}`, `{"op":"reset","seed":18446744073709551615}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := DecodeCommand(data)
 		if err != nil {
+			if msg := err.Error(); msg == "" || strings.Contains(msg, "\n") {
+				t.Fatalf("a refusal must be one line of text, got %q", msg)
+			}
 			return
 		}
-		if _, ok := ops[c.Op]; !ok {
-			t.Fatalf("accepted unknown op %q", c.Op)
+		if !utf8.ValidString(c.Text) {
+			t.Fatalf("accepted a proposal that is not valid UTF-8: %q", c.Text)
 		}
-		if err := c.check(); err != nil {
-			t.Fatalf("accepted a command that fails its own check: %v", err)
+		if strings.ContainsRune(c.Text, utf8.RuneError) && !bytes.Contains(data, []byte("\uFFFD")) && !bytes.Contains(bytes.ToLower(data), []byte(`\ufffd`)) {
+			t.Fatalf("the proposal %q holds a U+FFFD the frame did not send: text was replaced", c.Text)
 		}
-		if _, err := json.Marshal(c); err != nil {
+		again, err := json.Marshal(c)
+		if err != nil {
 			t.Fatalf("accepted a command that cannot be encoded again: %v", err)
+		}
+		c2, err := DecodeCommand(again)
+		if err != nil {
+			t.Fatalf("accepted %s, but not its own encoding %s: %v", data, again, err)
+		}
+		if !reflect.DeepEqual(c, c2) {
+			t.Fatalf("a command changed when encoded and decoded again:\n%+v\n%+v", c, c2)
 		}
 	})
 }
