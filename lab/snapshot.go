@@ -228,6 +228,10 @@ func (c *checker) checkRestore(e *raft.Event, n *NodeView) {
 	if len(e.Entries) != 1 {
 		return
 	}
+	if e.Index > n.Commit {
+		c.report(e, RuleApplyOnlyCommitted, "%v reset its state machine to a snapshot through index %d, but its commitIndex is %d: a snapshot's entries are committed, so commitIndex moves up to lastIncludedIndex with it (Figure 13)", e.Node, e.Index, n.Commit)
+		return
+	}
 	if e.Index < n.Applied {
 		c.report(e, RuleApplyInOrder, "%v reset its state machine to a snapshot through index %d after applying up to %d: the state machine went back, and entries %d..%d will be applied twice", e.Node, e.Index, n.Applied, e.Index+1, n.Applied)
 		return
