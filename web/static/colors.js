@@ -34,13 +34,8 @@ export function textOn(bg) {
   return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#000000' : '#ffffff';
 }
 
-// contrast is the WCAG contrast ratio of two colours.
-export function contrast(a, b) {
-  const x = luminance(a), y = luminance(b);
-  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
-}
-
-export function luminance(color) {
+// luminance is WCAG's relative luminance of a colour.
+function luminance(color) {
   const [r, g, b] = rgb(color).map(v => {
     v /= 255;
     return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
@@ -49,7 +44,7 @@ export function luminance(color) {
 }
 
 // rgb reads #rrggbb or rgb(r, g, b).
-export function rgb(color) {
+function rgb(color) {
   if (color.startsWith('#')) return [1, 3, 5].map(i => parseInt(color.slice(i, i + 2), 16));
   const m = color.match(/[\d.]+/g);
   return m ? m.slice(0, 3).map(Number) : [0, 0, 0];

@@ -2,7 +2,7 @@
 // into the model, and turns clicks and keys into commands to the session.
 
 import { fmtTime } from './model.js';
-import { escapeHTML } from './logs.js';
+import { escapeHTML } from './words.js';
 
 const $ = id => document.getElementById(id);
 
@@ -293,8 +293,7 @@ export class Controller {
     $('btn-large').setAttribute('aria-pressed', on);
     this.cluster.setLarge(on);
     this.timeline.large = on;
-    this.logs.shape = '';
-    this.logs.drawnVersion = -1;
+    this.logs.relayout();
     window.dispatchEvent(new Event('resize'));
   }
 

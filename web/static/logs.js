@@ -16,6 +16,9 @@ export class LogsView {
     this.shape = '';
   }
 
+  // relayout builds the grid again on the next update (the text size changed).
+  relayout() { this.shape = ''; this.drawnVersion = -1; }
+
   // columns is how many entries fit across the view.
   columns() {
     const w = this.root.clientWidth || 600;
@@ -112,8 +115,4 @@ export class LogsView {
       row.meta.title = p ? `nextIndex ${p.nextIndex}, matchIndex ${p.matchIndex}` : '';
     });
   }
-}
-
-export function escapeHTML(s) {
-  return String(s).replace(/[&<>"']/g, ch => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch]));
 }

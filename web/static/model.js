@@ -232,7 +232,7 @@ export class Model {
 // keyOf is a message's key: the number of the event that sent it. Only a
 // message whose send the server no longer remembers has none; it is then
 // known by its link and arrival time.
-export function keyOf(key, m, arrive) {
+function keyOf(key, m, arrive) {
   return key ? 'k' + key : m ? `${m.from}>${m.to}@${arrive}:${m.type}` : '';
 }
 

@@ -6,7 +6,7 @@
 
 import { fmtTime } from './model.js';
 import { termColor, textOn } from './colors.js';
-import { describeEvent, cmd } from './words.js';
+import { describeEvent, cmd, escapeHTML } from './words.js';
 
 const $ = id => document.getElementById(id);
 
@@ -167,7 +167,7 @@ export class PanelView {
     if (!hello) return;
     const m = this.model;
     const parts = [
-      `<b>${escape(m.impl)}</b> · seed ${m.seed} · ${m.nodes.length} servers`,
+      `<b>${escapeHTML(m.impl)}</b> · seed ${m.seed} · ${m.nodes.length} servers`,
       `<span id="clock">${fmtTime(vt)}</span>`,
       m.live ? (m.paused ? '<span class="tag paused">paused</span>' : `<span class="tag live">live ${m.speed}×</span>`)
         : `<span class="tag past">past · ${fmtTime(m.t)} of ${fmtTime(m.horizon.t)}</span>`,
@@ -191,8 +191,4 @@ export class PanelView {
     this.announced = text;
     $('announce').textContent = text;
   }
-}
-
-function escape(s) {
-  return String(s).replace(/[&<>"']/g, ch => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch]));
 }

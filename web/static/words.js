@@ -44,6 +44,11 @@ export function describeEvent(e) {
   return `${e.kind} on ${n}`;
 }
 
+// escapeHTML makes text safe to put into HTML.
+export function escapeHTML(s) {
+  return String(s).replace(/[&<>"']/g, ch => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[ch]));
+}
+
 function entry(e) { return `${e.index}/${e.term} ${cmd(e)}`; }
 
 export function cmd(e) {
