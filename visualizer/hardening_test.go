@@ -163,3 +163,80 @@ func TestTraceDownloadLimits(t *testing.T) {
 	}()
 	require.Equal(t, http.StatusTooManyRequests, get("?token=s3cret"))
 }
+
+// TestHostileViewerCannotFloodOthers: one viewer with control sends
+// commands as fast as its connection takes them — seeks, resets, steps,
+// resumes, each of which makes the session send frames to every viewer.
+// Another viewer's frames, counted per frame of the session (so the figure
+// is the same on a slow machine as on a fast one), may grow only by what
+// the other's rate limit lets through: a frame or so per creditEvery
+// frames, which is under twice a viewer's usual traffic.
+func TestHostileViewerCannotFloodOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("watches two windows of 300 frames")
+	}
+	ts := startServer(t, SessionOptions{Seed: 3, Speed: 1, Nodes: 5, FrameInterval: 5 * time.Millisecond}, "s3cret")
+	victim := ts.dial("")
+	victim.next("state")
+	const window = 300
+	count := func() int {
+		start := ts.session.frames.Load()
+		n := 0
+		for ts.session.frames.Load() < start+window {
+			select {
+			case _, ok := <-victim.frames:
+				require.True(t, ok, "the victim's connection ended")
+				n++
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		return n
+	}
+	baseline := count()
+
+	hostile := ts.dialRaw2("?token=s3cret")
+	stop := make(chan struct{})
+	sent := make(chan int, 1)
+	go func() {
+		cmds := []string{`{"op":"seek","t":0}`, `{"op":"live"}`, `{"op":"reset","seed":%d}`, `{"op":"step","count":50}`, `{"op":"resume"}`, `{"op":"state"}`, `{"op":"pause"}`, `{"op":"crash","node":1}`, `{"op":"restart","node":1}`}
+		n := 0
+		for {
+			select {
+			case <-stop:
+				sent <- n
+				return
+			default:
+			}
+			cmd := cmds[n%len(cmds)]
+			if strings.Contains(cmd, "%d") {
+				cmd = fmt.Sprintf(cmd, n)
+			}
+			_ = hostile.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+			if hostile.WriteMessage(websocket.TextMessage, []byte(cmd)) == nil {
+				n++
+			}
+		}
+	}()
+	flooded := count()
+	close(stop)
+	t.Logf("the victim got %d frames in %d frames of the session alone, %d while another viewer sent %d commands", baseline, window, flooded, <-sent)
+	// Each command makes at most 3 frames for everyone (the events so far,
+	// a new state or a branch, the status); the limit lets through the
+	// burst and one per creditEvery frames.
+	// (Figures of the limit as designed: a burst of 20, one per 4 frames.)
+	allowed := 3 * (20 + window/4 + 1)
+	require.LessOrEqual(t, flooded, baseline+allowed, "one viewer's commands raised another's frames past what its rate limit allows")
+	// At a session's usual pace a viewer gets about a frame per frame of the
+	// session, so that is at most twice as many.
+	require.LessOrEqual(t, baseline+allowed, 2*max(baseline, window)+60)
+}
+
+// dialRaw2 opens a websocket with a query and nothing reading it.
+func (ts *testServer) dialRaw2(query string) *websocket.Conn {
+	ts.t.Helper()
+	url := "ws" + strings.TrimPrefix(ts.srv.URL, "http") + "/ws" + query
+	conn, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {ts.srv.URL}})
+	require.NoError(ts.t, err)
+	ts.t.Cleanup(func() { conn.Close() })
+	return conn
+}

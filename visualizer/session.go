@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftlab/raftlab/lab"
@@ -106,6 +107,9 @@ type Session struct {
 	// statusDue: a command changed what the status frame says; send it with
 	// the next frame rather than once per command.
 	statusDue bool
+	// frames counts the session's frames (ticks of its clock), the unit of
+	// the viewers' command rate limit; read by tests.
+	frames atomic.Uint64
 	// warning, if set, is told to every viewer on arrival: the recording
 	// does not replay the same way.
 	warning string
@@ -194,6 +198,16 @@ func (s *Session) fail(err error) {
 	s.fan.broadcast(encode(errorFrame{Type: "error", Error: "the session stopped: " + err.Error()}))
 }
 
+// credit gives every viewer one more command it may send (see creditEvery).
+func (s *Session) credit() {
+	for v := range s.fan.viewers {
+		select {
+		case v.credits <- struct{}{}:
+		default: // full: the viewer has its whole burst
+		}
+	}
+}
+
 // Done is closed when Run returns.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
@@ -229,6 +243,9 @@ func (s *Session) run(ctx context.Context) {
 		case req := <-s.requests:
 			s.handle(req)
 		case now := <-tick.C:
+			if s.frames.Add(1)%creditEvery == 0 {
+				s.credit()
+			}
 			s.frame(now)
 			if s.statusDue || now.Sub(lastStatus) >= 100*time.Millisecond {
 				s.statusDue, lastStatus = false, now

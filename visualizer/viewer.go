@@ -21,6 +21,20 @@ const (
 	socketBuffer = 256 << 10
 )
 
+// Command rate limit, per viewer, counted in the session's frames rather
+// than in wall time, so that it holds at any machine speed: a viewer may
+// send commandBurst commands at once, and then one every creditEvery
+// frames (about 7 a second at the default 33ms frame). Every command can
+// make the session send every viewer a frame or two (the events so far, a
+// new state after a seek or reset), so this is what keeps one viewer from
+// multiplying everyone else's traffic; a viewer over its limit is simply
+// not read until it has credit (TCP holds the rest back), so it costs the
+// server nothing while it waits.
+const (
+	commandBurst = 20
+	creditEvery  = 4
+)
+
 // viewer is one websocket connection watching a session: a reader goroutine
 // that decodes commands, and a writer goroutine that sends the frames the
 // session queues.
@@ -37,13 +51,21 @@ type viewer struct {
 	queued    atomic.Int64
 	closed    chan struct{}
 	closeOnce sync.Once
+	// credits holds the commands the viewer may send now: the reader takes
+	// one per frame it reads; the session adds one every creditEvery frames.
+	credits chan struct{}
 }
 
 func newViewer(conn *websocket.Conn, s *Session, control bool) *viewer {
 	if tcp, ok := conn.NetConn().(*net.TCPConn); ok {
 		_ = tcp.SetWriteBuffer(socketBuffer) // best effort: the default only means more buffering
 	}
-	return &viewer{conn: conn, session: s, control: control, send: make(chan []byte, sendQueue), closed: make(chan struct{})}
+	v := &viewer{conn: conn, session: s, control: control, send: make(chan []byte, sendQueue), closed: make(chan struct{}),
+		credits: make(chan struct{}, commandBurst)}
+	for range commandBurst {
+		v.credits <- struct{}{}
+	}
+	return v
 }
 
 func (v *viewer) close() {
@@ -78,6 +100,13 @@ func (v *viewer) readLoop() {
 		kind, data, err := v.conn.ReadMessage()
 		if err != nil {
 			return // closed, too large, or timed out
+		}
+		select {
+		case <-v.credits:
+		case <-v.closed:
+			return
+		case <-v.session.done:
+			return
 		}
 		if kind != websocket.TextMessage {
 			v.reply(encode(errorFrame{Type: "error", Error: "send commands as text frames of JSON"}))
