@@ -141,15 +141,16 @@ func testVoteResetsTimer(h *Harness) {
 		}
 		tested++
 		term := h.Status(a).Term
+		since := h.Now()
 		h.forceTimeout(a)
 		h.Run(500 * time.Millisecond)
 		// b voted for a. Had it not restarted its timer then, it would
 		// have timed out moments later and unseated a.
 		if leader, now := h.CheckOneLeader(), h.CheckTerms(); leader != a || now != term+1 {
-			h.Fatalf("stable term", "%v granted its vote to %v in term %d two ticks before its own election timer expired; "+
-				"then %v led term %d. Figure 2: a follower converts to candidate only if its timeout elapses without hearing "+
+			h.Fatalf("stable term", "%v was asked for its vote by %v in term %d two ticks before its own election timer expired; "+
+				"then %s, and %v led term %d. Figure 2: a follower converts to candidate only if its timeout elapses without hearing "+
 				"from the leader or granting a vote — restart the timer when you grant one%s",
-				b, a, term+1, leader, now, h.describe())
+				b, a, term+1, h.electionsSince(since), leader, now, h.describe())
 		}
 		h.Connect(old)
 		h.Run(time.Second)
