@@ -252,3 +252,26 @@ func TestReferenceBodiesPass(t *testing.T) {
 		})
 	}
 }
+
+// TestHandoutsMatchTheStubs keeps each stage's handout in step with the
+// exercise and the suite: it names every function the stage's stubs ask for,
+// and lists every graded test of the stage; and no stub comment gives the
+// commit rule without saying it never lowers commitIndex.
+func TestHandoutsMatchTheStubs(t *testing.T) {
+	for stage, names := range Shipped {
+		path := fmt.Sprintf("STAGE%d.md", stage)
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		handout := string(b)
+		for _, name := range names {
+			require.Contains(t, handout, "`"+name, "%s must name %s, a function the stage's stubs ask for", path, name)
+		}
+		for _, test := range grade.Tests(stage) {
+			require.Contains(t, handout, "| "+test.Name+" |", "%s must list the graded test %s in its table of tests", path, test.ID())
+		}
+		require.Equal(t, strings.Count(handout, "<details>"), strings.Count(handout, "</details>"), "%s: every folded hint must be closed", path)
+	}
+	src, err := os.ReadFile("replication.go")
+	require.NoError(t, err)
+	require.Contains(t, string(src), "never lower it", "the stub of appendEntries must say that commitIndex is raised, never lowered (Figure 2, receiver rule 5)")
+}

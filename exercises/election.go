@@ -19,18 +19,19 @@ import (
 // response contains term T > currentTerm, set currentTerm = T and convert to
 // follower. It runs before any message is handled.
 func (r *Raft) checkTerm(m raft.Message) {
-	// TODO(stage 1): if m.Term is greater than r.currentTerm, become a
-	// follower in m.Term. The leader of that term is not known yet.
+	// TODO(stage 1): Figure 2, rules for all servers: "If RPC request or
+	// response contains term T > currentTerm: set currentTerm = T, convert to
+	// follower." (Hint: STAGE1.md, checkTerm.)
 	r.todo(1)
 }
 
 // becomeFollower makes this server a follower in term, following leader (None
 // if not yet known). A new term starts with no vote cast.
 func (r *Raft) becomeFollower(term uint64, leader raft.NodeID) {
-	// TODO(stage 1): if term is greater than currentTerm, move to it: set
-	// currentTerm, clear votedFor (raft.None), and call r.persistHardState()
-	// (it does nothing until stage 3; calling it now saves you a search
-	// later). In any case set the role and the leader.
+	// TODO(stage 1): Figure 2, state: currentTerm is the latest term the
+	// server has seen; votedFor is the candidate that received its vote in the
+	// current term (or null). Persist them before anything depends on them.
+	// (Hint: STAGE1.md, becomeFollower.)
 	r.todo(1)
 }
 
@@ -38,10 +39,9 @@ func (r *Raft) becomeFollower(term uint64, leader raft.NodeID) {
 // random from [ElectionTimeout, 2×ElectionTimeout). Random timeouts make it
 // unlikely that two servers time out together and split the vote (section 5.2).
 func (r *Raft) resetElectionTimer() {
-	// TODO(stage 1): set electionElapsed to 0 and electionTimeout to a random
-	// number of ticks in [n, 2n), where n is r.cfg.ElectionTicks(). Draw it
-	// from r.env.Rand(), never from math/rand: the lab replays runs from
-	// their seed.
+	// TODO(stage 1): section 5.2: "election timeouts are chosen randomly from
+	// a fixed interval". Draw from r.env.Rand(), never from math/rand.
+	// (Hint: STAGE1.md, resetElectionTimer.)
 	r.todo(1)
 }
 
@@ -50,8 +50,10 @@ func (r *Raft) resetElectionTimer() {
 // election timeout converts to candidate; a candidate whose election times out
 // starts a new one.
 func (r *Raft) tickElection() {
-	// TODO(stage 1): count the tick; when electionElapsed reaches
-	// electionTimeout, start an election with r.becomeCandidate().
+	// TODO(stage 1): Figure 2, rules for followers: "If election timeout
+	// elapses without receiving AppendEntries RPC from current leader or
+	// granting vote to candidate: convert to candidate." Rules for candidates:
+	// "If election timeout elapses: start new election." (Hint: STAGE1.md.)
 	r.todo(1)
 }
 
@@ -59,28 +61,22 @@ func (r *Raft) tickElection() {
 // increment currentTerm, vote for self, reset the election timer, and send
 // RequestVote to all other servers.
 func (r *Raft) becomeCandidate() {
-	// TODO(stage 1):
-	//   - set the role to candidate; no leader is known
-	//   - increment currentTerm, vote for yourself, r.persistHardState()
-	//   - r.votes = a fresh set holding your own vote
-	//   - r.resetElectionTimer()
-	//   - if your own vote is already a majority (r.isMajority), become leader
-	//   - otherwise r.send a RequestVote to every server in r.peers, carrying
-	//     LastLogIndex and LastLogTerm (r.lastLogIndex(), r.lastLogTerm())
+	// TODO(stage 1): Figure 2, rules for candidates: "On conversion to
+	// candidate, start election: increment currentTerm, vote for self, reset
+	// election timer, send RequestVote RPCs to all other servers." (Hint:
+	// STAGE1.md, becomeCandidate.)
 	r.todo(1)
 }
 
 // handleRequestVote is the RequestVote receiver of Figure 2. checkTerm has
 // already brought currentTerm up to the candidate's term if it was higher.
 func (r *Raft) handleRequestVote(m raft.Message) {
-	// TODO(stage 1): reply with a RequestVoteReply to m.From. Refuse, with
-	// the reason in Reject, if
-	//   1. m.Term < currentTerm                          (raft.StaleTerm)
-	//   2. you voted for someone other than m.From this term (raft.AlreadyVoted)
-	//   3. the candidate's log is not as up-to-date as yours (raft.LogBehind;
-	//      use r.candidateUpToDate)
-	// Otherwise grant it: record votedFor, r.persistHardState() BEFORE you
-	// send the reply, reset your election timer, set VoteGranted.
+	// TODO(stage 1): Figure 2, RequestVote RPC, receiver implementation:
+	//   1. Reply false if term < currentTerm.
+	//   2. If votedFor is null or candidateId, and candidate's log is at
+	//      least as up-to-date as receiver's log, grant vote.
+	// Figure 2, persistent state: "updated on stable storage before
+	// responding to RPCs". (Hint: STAGE1.md, handleRequestVote.)
 	r.todo(1)
 }
 
@@ -89,8 +85,10 @@ func (r *Raft) handleRequestVote(m raft.Message) {
 // the log whose last entry has the later term is more up-to-date; with equal
 // last terms, the longer log is.
 func (r *Raft) candidateUpToDate(lastIndex, lastTerm uint64) bool {
-	// TODO(stage 1): compare (lastTerm, lastIndex) with your own last entry,
-	// term first. Logs are empty in stage 1, but stage 2 relies on this.
+	// TODO(stage 1): section 5.4.1: "If the logs have last entries with
+	// different terms, then the log with the later term is more up-to-date.
+	// If the logs end with the same term, then whichever log is longer is
+	// more up-to-date." Logs are empty until stage 2; stage 2 relies on this.
 	r.todo(1)
 	return false
 }
@@ -98,10 +96,9 @@ func (r *Raft) candidateUpToDate(lastIndex, lastTerm uint64) bool {
 // handleRequestVoteReply counts a vote. Figure 2: if votes received from a
 // majority of servers, become leader.
 func (r *Raft) handleRequestVoteReply(m raft.Message) {
-	// TODO(stage 1): count m.From's vote only if you are still a candidate,
-	// m.Term is currentTerm, and the vote was granted. Networks duplicate
-	// messages: r.votes is a set, so a vote counts once. With a majority,
-	// r.becomeLeader().
+	// TODO(stage 1): Figure 2, rules for candidates: "If votes received from
+	// majority of servers: become leader." Only votes for this election count.
+	// (Hint: STAGE1.md, handleRequestVoteReply.)
 	r.todo(1)
 }
 
@@ -109,9 +106,10 @@ func (r *Raft) handleRequestVoteReply(m raft.Message) {
 // leaders: upon election, send initial empty AppendEntries RPCs (heartbeat)
 // to each server.
 func (r *Raft) becomeLeader() {
-	// TODO(stage 1): set the role and the leader (yourself), call
-	// r.initLeaderState() (stage 2 fills it in), and send the first
-	// heartbeats with r.broadcastAppendEntries().
+	// TODO(stage 1): Figure 2, rules for leaders: "Upon election: send
+	// initial empty AppendEntries RPCs (heartbeat) to each server." Volatile
+	// state on leaders is reinitialized after election (r.initLeaderState,
+	// stage 2). (Hint: STAGE1.md, becomeLeader.)
 	r.todo(1)
 }
 
@@ -119,9 +117,8 @@ func (r *Raft) becomeLeader() {
 // leader repeats its AppendEntries during idle periods to prevent election
 // timeouts.
 func (r *Raft) tickHeartbeat() {
-	// TODO(stage 1): count the tick; once heartbeatElapsed reaches
-	// r.cfg.HeartbeatTicks(), r.broadcastAppendEntries(). Not on every tick:
-	// the MessageBudget test counts.
+	// TODO(stage 1): Figure 2, rules for leaders: "repeat during idle periods
+	// to prevent election timeouts" — every HeartbeatTicks(), not every tick.
 	r.todo(1)
 }
 
@@ -137,12 +134,12 @@ func (r *Raft) broadcastAppendEntries() {
 // handleAppendEntries is the AppendEntries receiver of Figure 2. The first
 // rule — and recognising the leader — is election; the log is stage 2's.
 func (r *Raft) handleAppendEntries(m raft.Message) {
-	// TODO(stage 1):
-	//   1. if m.Term < currentTerm, reply with an AppendEntriesReply refused
-	//      for raft.StaleTerm: your term tells the old leader to step down.
-	//   Otherwise m comes from the leader of your term: become its follower
-	//   (a candidate gives up, section 5.2), reset your election timer, and
-	//   send the reply that r.appendEntries(m) returns (stage 2's work; until
-	//   then it accepts every heartbeat).
+	// TODO(stage 1): Figure 2, AppendEntries RPC, receiver implementation:
+	//   1. Reply false if term < currentTerm.
+	// Otherwise the sender is the leader of currentTerm. Rules for
+	// candidates: "If AppendEntries RPC received from new leader: convert to
+	// follower"; rules for followers: hearing from the current leader
+	// restarts the election timeout. The log rules 2-5 are r.appendEntries
+	// (stage 2): send the reply it returns. (Hint: STAGE1.md, handleAppendEntries.)
 	r.todo(1)
 }

@@ -17,7 +17,9 @@ import (
 
 // persistHardState saves currentTerm and votedFor. Call it whenever either changes.
 func (r *Raft) persistHardState() {
-	// TODO(stage 3): save currentTerm and votedFor with r.env.SaveHardState.
+	// TODO(stage 3): Figure 2, persistent state on all servers: currentTerm
+	// and votedFor, "updated on stable storage before responding to RPCs" —
+	// with r.env.SaveHardState.
 	r.todo(3)
 }
 
@@ -25,7 +27,8 @@ func (r *Raft) persistHardState() {
 // stored log held from there on. Call it whenever entries are added or deleted,
 // with the first index that changed.
 func (r *Raft) persistLog(from uint64) {
-	// TODO(stage 3): save the entries from index from on with r.env.SaveLog.
+	// TODO(stage 3): Figure 2, persistent state on all servers: log[] — save
+	// the entries from index from on with r.env.SaveLog.
 	r.todo(3)
 }
 
@@ -33,6 +36,7 @@ func (r *Raft) persistLog(from uint64) {
 // — commitIndex, lastApplied, nextIndex, matchIndex — is not saved: it starts
 // from zero and is learned again from the leader.
 func (r *Raft) restore(saved raft.Saved) {
-	// TODO(stage 3): set currentTerm, votedFor and the log from saved.
+	// TODO(stage 3): set currentTerm, votedFor and the log from saved. The
+	// volatile state (commitIndex, lastApplied) starts at 0.
 	r.todo(3)
 }

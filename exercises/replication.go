@@ -20,11 +20,10 @@ import (
 // Propose appends command to the leader's log and starts replicating it.
 // Only the leader accepts commands (section 5.1).
 func (r *Raft) Propose(command []byte) (index, term uint64, isLeader bool) {
-	// TODO(stage 2): a server that is not the leader returns
-	// (0, currentTerm, false). The leader appends an entry with the next
-	// index and currentTerm, saves it with r.persistLog(index), calls
-	// r.advanceCommitIndex() (a cluster of one commits at once), sends
-	// AppendEntries to every peer right away, and returns (index, term, true).
+	// TODO(stage 2): Figure 2, rules for leaders: "If command received from
+	// client: append entry to local log". Only the leader accepts commands
+	// (section 5.1): anyone else returns (0, currentTerm, false). (Hint:
+	// STAGE2.md, Propose.)
 	r.todo(2)
 	return 0, r.currentTerm, false
 }
@@ -33,7 +32,9 @@ func (r *Raft) Propose(command []byte) (index, term uint64, isLeader bool) {
 // volatile state on leaders): nextIndex just past the leader's last entry,
 // matchIndex 0.
 func (r *Raft) initLeaderState() {
-	// TODO(stage 2): make r.nextIndex and r.matchIndex, one slot per peer.
+	// TODO(stage 2): Figure 2, volatile state on leaders, "reinitialized
+	// after election": nextIndex[] "initialized to leader last log index + 1",
+	// matchIndex[] "initialized to 0". One slot per peer.
 	r.todo(2)
 }
 
@@ -41,11 +42,10 @@ func (r *Raft) initLeaderState() {
 // MaxAppendEntries of them, after the entry that precedes them (prevLogIndex,
 // prevLogTerm) for the consistency check. With nothing to send it is a heartbeat.
 func (r *Raft) sendAppendEntries(i int) {
-	// TODO(stage 2): send an AppendEntries with PrevLogIndex = nextIndex[i]-1,
-	// its term, the entries from nextIndex[i] on (at most
-	// r.cfg.MaxAppendEntries), and LeaderCommit = commitIndex. Then move
-	// nextIndex[i] past the entries you sent, so that the next heartbeat
-	// doesn't send them again; a refusal will move it back.
+	// TODO(stage 2): Figure 2, rules for leaders: "If last log index ≥
+	// nextIndex for a follower: send AppendEntries RPC with log entries
+	// starting at nextIndex" — with prevLogIndex, prevLogTerm and leaderCommit,
+	// at most r.cfg.MaxAppendEntries entries. (Hint: STAGE2.md, sendAppendEntries.)
 	r.todo(2)
 	r.send(raft.Message{Type: raft.AppendEntries, To: r.peers[i]}) // a bare heartbeat, for stage 1
 }
@@ -54,18 +54,15 @@ func (r *Raft) sendAppendEntries(i int) {
 // rules 2 to 5, and returns the reply. The message is from the leader of
 // currentTerm.
 func (r *Raft) appendEntries(m raft.Message) raft.Message {
-	// TODO(stage 2): the AppendEntries receiver, rules 2 to 5 of Figure 2.
-	//   2. no entry at PrevLogIndex: refuse with raft.LogTooShort and
-	//      ConflictIndex = your last index + 1; an entry with another term:
-	//      refuse with raft.TermMismatch, ConflictTerm = its term,
-	//      ConflictIndex = the first index of that term (r.firstIndexOfTerm).
-	//   3. delete an existing entry that conflicts with a new one (same index,
-	//      different term) and all that follow it — but only then: a delayed
-	//      AppendEntries must never shorten the log.
-	//   4. append the new entries you don't have; r.persistLog(first index changed).
-	//   5. if LeaderCommit > commitIndex, commitIndex = min(LeaderCommit,
-	//      index of last new entry), and apply what is newly committed.
-	// Reply Success with MatchIndex = PrevLogIndex + len(Entries).
+	// TODO(stage 2): Figure 2, AppendEntries RPC, receiver implementation:
+	//   2. Reply false if log doesn't contain an entry at prevLogIndex whose
+	//      term matches prevLogTerm.
+	//   3. If an existing entry conflicts with a new one (same index but
+	//      different terms), delete the existing entry and all that follow it.
+	//   4. Append any new entries not already in the log.
+	//   5. If leaderCommit > commitIndex, set commitIndex =
+	//      min(leaderCommit, index of last new entry) — raise it, never lower it.
+	// (Hint: STAGE2.md, appendEntries.)
 	r.todo(2)
 	return raft.Message{Type: raft.AppendEntriesReply, To: m.From, Success: true} // accepts every heartbeat, for stage 1
 }
@@ -73,7 +70,8 @@ func (r *Raft) appendEntries(m raft.Message) raft.Message {
 // firstIndexOfTerm returns the first index of the run of entries that share
 // the term of the entry at index.
 func (r *Raft) firstIndexOfTerm(index uint64) uint64 {
-	// TODO(stage 2): walk back from index while the entry before has the same term.
+	// TODO(stage 2): for the optimisation at the end of section 5.3: the
+	// first index of the run of entries whose term is the term at index.
 	r.todo(2)
 	return index
 }
@@ -81,12 +79,10 @@ func (r *Raft) firstIndexOfTerm(index uint64) uint64 {
 // handleAppendEntriesReply updates the leader's view of a follower (Figure 2,
 // rules for leaders).
 func (r *Raft) handleAppendEntriesReply(m raft.Message) {
-	// TODO(stage 2): ignore the reply unless you are leader and m.Term is
-	// currentTerm. On success, raise matchIndex to m.MatchIndex (never lower
-	// it: replies arrive out of order), keep nextIndex past it, advance the
-	// commit index, and send more if the follower is still behind. On a
-	// refusal for the log (LogTooShort, TermMismatch), move nextIndex back
-	// with r.backedUpNextIndex (never to or below matchIndex) and retry.
+	// TODO(stage 2): Figure 2, rules for leaders: "If successful: update
+	// nextIndex and matchIndex for follower. If AppendEntries fails because of
+	// log inconsistency: decrement nextIndex and retry." A reply is for the
+	// leader of its term only. (Hint: STAGE2.md, handleAppendEntriesReply.)
 	r.todo(2)
 }
 
@@ -95,9 +91,9 @@ func (r *Raft) handleAppendEntriesReply(m raft.Message) {
 // match up to the leader's last entry of that term; otherwise every entry of
 // that term is skipped, back to the first index the follower holds for it.
 func (r *Raft) backedUpNextIndex(m raft.Message) uint64 {
-	// TODO(stage 2): the fast backup at the end of section 5.3. If
-	// m.ConflictTerm is set and your log has entries of that term, return the
-	// index after your last one; otherwise return m.ConflictIndex (at least 1).
+	// TODO(stage 2): where to retry after a refusal. Figure 2: decrement
+	// nextIndex (one entry); section 5.3's optimisation: skip the whole
+	// conflicting term. Either is correct. (Hint: STAGE2.md, backedUpNextIndex.)
 	r.todo(2)
 	return 1
 }
@@ -109,9 +105,10 @@ func (r *Raft) backedUpNextIndex(m raft.Message) uint64 {
 // 5.4.2, Figure 8): they are committed when an entry of the current term after
 // them is.
 func (r *Raft) advanceCommitIndex() {
-	// TODO(stage 2): find the highest such N (the leader itself stores every
-	// entry), set commitIndex and apply. Check the term of log[N] — this is
-	// the rule Figure 8 of the paper is about.
+	// TODO(stage 2): Figure 2, rules for leaders: "If there exists an N such
+	// that N > commitIndex, a majority of matchIndex[i] ≥ N, and log[N].term
+	// == currentTerm: set commitIndex = N" (sections 5.3, 5.4). The leader
+	// stores every entry of its own log. (Hint: STAGE2.md, advanceCommitIndex.)
 	r.todo(2)
 }
 
@@ -119,7 +116,8 @@ func (r *Raft) advanceCommitIndex() {
 // 2: if commitIndex > lastApplied, increment lastApplied and apply
 // log[lastApplied] to the state machine.
 func (r *Raft) applyCommitted() {
-	// TODO(stage 2): apply each entry after lastApplied up to commitIndex,
-	// in order, with r.env.Apply.
+	// TODO(stage 2): Figure 2, rules for all servers: "If commitIndex >
+	// lastApplied: increment lastApplied, apply log[lastApplied] to state
+	// machine" — with r.env.Apply, in index order.
 	r.todo(2)
 }

@@ -75,6 +75,9 @@ var mutants = []mutant{
 	{"a majority is counted one short", 1, "VotesOfThisTerm", []patch{{"raft.go",
 		"return 2*n > len(r.peers)+1",
 		"return 2*(n+1) > len(r.peers)+1"}}},
+	{"a vote is granted to a candidate of an earlier term", 1, "StaleCandidateRefused", []patch{{"election.go",
+		"case m.Term < r.currentTerm:\n\t\t// 1. Reply false if term < currentTerm.",
+		"case false:\n\t\t// 1. Reply false if term < currentTerm."}}},
 	{"a candidate does not increment currentTerm", 1, "InitialElection", []patch{{"election.go",
 		"\tr.currentTerm++\n",
 		""}}},
@@ -84,6 +87,13 @@ var mutants = []mutant{
 	{"a new leader sends no heartbeat until its heartbeat timer fires", 1, "VoteOnce", []patch{{"election.go",
 		"\tr.initLeaderState()\n\tr.broadcastAppendEntries()",
 		"\tr.initLeaderState()"}}},
+
+	{"a candidate does not reset its election timer", 1, "InitialElection", []patch{{"election.go",
+		"\tr.votes = map[raft.NodeID]bool{r.id: true}\n\tr.resetElectionTimer()\n",
+		"\tr.votes = map[raft.NodeID]bool{r.id: true}\n"}}},
+	{"a candidate whose election times out does not start another", 1, "VotesOfThisTerm", []patch{{"election.go",
+		"if r.electionElapsed >= r.electionTimeout {",
+		"if r.electionElapsed >= r.electionTimeout && r.role != raft.Candidate {"}}},
 
 	// Stage 2: log replication.
 	{"a vote is granted to a candidate with a staler log", 2, "UpToDateVote", []patch{{"election.go",
@@ -117,14 +127,21 @@ var mutants = []mutant{
 	{"matchIndex is taken from what was sent, not from the reply", 2, "CommitNeedsMajority", []patch{{"replication.go",
 		"r.matchIndex[i] = max(r.matchIndex[i], m.MatchIndex)",
 		"r.matchIndex[i] = max(r.matchIndex[i], r.nextIndex[i]-1)"}}},
-	{"a follower skips the consistency check when the terms differ", 2, "Rejoin", []patch{{"replication.go",
+	{"a follower skips the consistency check when the terms differ", 2, "ConflictingEntries", []patch{{"replication.go",
 		"if t := r.termAt(m.PrevLogIndex); t != m.PrevLogTerm {",
 		"if t := r.termAt(m.PrevLogIndex); false && t != m.PrevLogTerm {"}}},
-	{"a follower keeps the entries after a conflicting one", 2, "Backup", []patch{{"replication.go",
+	{"a follower keeps the entries after a conflicting one", 2, "ConflictingEntries", []patch{{"replication.go",
 		"r.log = append(r.log[:e.Index-1-r.snapshotIndex], m.Entries[k:]...)",
 		"r.log = append(append(r.log[:e.Index-1-r.snapshotIndex:e.Index-1-r.snapshotIndex], m.Entries[k:]...), r.log[min(uint64(len(r.log)), m.Entries[len(m.Entries)-1].Index-r.snapshotIndex):]...)"}}},
 	{"the up-to-date check compares log lengths only", 2, "Backup", []patch{{"election.go",
 		"\tif lastTerm != r.lastLogTerm() {\n\t\treturn lastTerm > r.lastLogTerm()\n\t}\n",
+		""}}},
+
+	{"nextIndex starts past the leader's log", 2, "BasicAgree", []patch{{"replication.go",
+		"r.nextIndex[i] = r.lastLogIndex() + 1\n",
+		"r.nextIndex[i] = r.lastLogIndex() + 2\n"}}},
+	{"a follower accepts a client's command", 2, "BasicAgree", []patch{{"replication.go",
+		"\tif r.role != raft.Leader {\n\t\treturn 0, r.currentTerm, false\n\t}\n",
 		""}}},
 
 	// Stage 3: persistence.

@@ -13,6 +13,8 @@ var rules1Tests = []*Test{
 		What: "a candidate becomes leader only with votes from a majority of servers in its term: a duplicated vote counts once, a vote of an earlier term not at all"},
 	{Stage: 1, Name: "StepDownOnReply", Points: 3, Nodes: 3, Seeds: 10, Run: testStepDownOnReply,
 		What: "a deposed leader that hears the higher term only in replies steps down"},
+	{Stage: 1, Name: "StaleCandidateRefused", Points: 3, Nodes: 3, Seeds: 10, Run: testStaleCandidateRefused,
+		What: "a RequestVote of an earlier term, delivered late to a server that has not voted in its own term, is refused"},
 	{Stage: 1, Name: "StaleLeaderRefused", Points: 3, Nodes: 3, Seeds: 10, Run: testStaleLeaderRefused,
 		What: "an AppendEntries from a deposed leader, delivered late, is refused"},
 }
@@ -218,6 +220,42 @@ func testStaleLeaderRefused(h *Harness) {
 	if st := h.Status(f); st.Term == before.Term && st.Leader == old && before.Leader != old {
 		h.Fatalf("stale term", "%v, in term %d, took %v for the leader of its term after an AppendEntries of term %d from it. Figure 2, AppendEntries receiver 1: reply false if term < currentTerm",
 			f, st.Term, old, term)
+	}
+	h.releaseAll()
+	h.CheckOneLeader()
+}
+
+// testStaleCandidateRefused: c's RequestVote to r is held while c wins term
+// t+1 with the old leader's vote; then the old leader wins term t+2 with c's
+// vote, its RequestVote to r held too. r hears of both terms from the leaders'
+// heartbeats and votes in neither. Then c's RequestVote of term t+1 arrives.
+func testStaleCandidateRefused(h *Harness) {
+	old := h.CheckOneLeader()
+	term := h.CheckTerms()
+	c, r := follower(h, old, 1), follower(h, old, 2)
+	h.holdWhere(anyOf(msgIs(raft.RequestVote, raft.None, r), msgIs(raft.RequestVoteReply, r, raft.None)))
+	elected := func(leader raft.NodeID, t uint64) {
+		if !h.runUntil(func() bool {
+			return h.Status(leader).Role == raft.Leader && h.Status(r).Term == t && h.Status(r).Leader == leader
+		}, 2*h.ElectionTimeout()) {
+			h.Fatalf("election", "%v asked %v for its vote in term %d and got it, but within %v it was not a leader known to %v%s",
+				leader, follower(h, leader, 1), t, 2*h.ElectionTimeout(), r, h.describe())
+		}
+	}
+	h.candidateIn(c, term+1)
+	stale := h.awaitHeld(msgIs(raft.RequestVote, c, r), 1, h.sim.Options().Config.HeartbeatTimeout)
+	elected(c, term+1)
+	h.candidateIn(old, term+2)
+	elected(old, term+2)
+	if len(stale) == 0 {
+		h.Fatalf("candidate", "%v became a candidate in term %d but sent no RequestVote to %v. Figure 2, rules for candidates: send RequestVote RPCs to all other servers", c, term+1, r)
+	}
+	h.release(stale[0])
+	for _, f := range h.heldWhere(msgIs(raft.RequestVoteReply, r, c)) {
+		if f.Msg.VoteGranted {
+			h.Fatalf("stale term", "%v, in term %d, granted its vote to %v for a RequestVote of term %d that arrived late. Figure 2, RequestVote receiver 1: reply false if term < currentTerm",
+				r, term+2, c, term+1)
+		}
 	}
 	h.releaseAll()
 	h.CheckOneLeader()

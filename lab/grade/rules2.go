@@ -11,6 +11,8 @@ import (
 var rules2Tests = []*Test{
 	{Stage: 2, Name: "LateAppendEntries", Points: 3, Nodes: 3, Seeds: 10, Run: testLateAppendEntries,
 		What: "an AppendEntries delivered late and twice, after later entries committed, neither shortens the follower's log nor lowers its commitIndex"},
+	{Stage: 2, Name: "ConflictingEntries", Points: 3, Nodes: 5, Seeds: 10, Run: testConflictingEntries,
+		What: "a follower holding three entries of a deposed leader is repaired by a leader that committed two others at those indexes: the consistency check refuses, the conflicting entries and all after them are deleted"},
 	{Stage: 2, Name: "CommitNeedsMajority", Points: 3, Nodes: 3, Seeds: 10, Run: testCommitNeedsMajority,
 		What: "an entry is committed only once a majority stores it: matchIndex comes from the follower's reply, not from what was sent"},
 	{Stage: 2, Name: "UpToDateVote", Points: 3, Nodes: 3, Seeds: 10, Run: testUpToDateVote,
@@ -126,4 +128,41 @@ func testUpToDateVote(h *Harness) {
 	h.releaseAll()
 	h.Connect(leader)
 	h.One("up-to-date-end", h.N(), true)
+}
+
+// testConflictingEntries: the leader and one follower f are cut off with
+// the leader taking three commands, which reach f only. The three others
+// elect a leader and commit two commands at the same indexes. Then f
+// rejoins them: the new leader's AppendEntries meets f's conflicting
+// entries — first in the consistency check (prevLogIndex falls on an entry
+// of the old term), then in receiver rule 3 (two new entries against three
+// old ones: the third must go too).
+func testConflictingEntries(h *Harness) {
+	h.One("first", h.N(), true)
+	old := h.CheckOneLeader()
+	f := follower(h, old, 1)
+	rest := []raft.NodeID{follower(h, old, 2), follower(h, old, 3), follower(h, old, 4)}
+	k := h.Status(old).LastIndex() + 1
+	h.Partition(rest, []raft.NodeID{old, f})
+	for i := range 3 {
+		if _, _, ok := h.Propose(old, cmd("deposed-", i)); !ok {
+			h.Fatalf("leader", "%v refused a command although it was leader a moment ago", old)
+		}
+	}
+	if !h.runUntil(func() bool { return h.Status(f).LastIndex() >= k+2 }, 2*h.ElectionTimeout()) {
+		h.Fatalf("replication", "%v took three commands at indexes %d..%d, and %v, its follower, stores only %d entries after %v. Figure 2, rules for leaders: "+
+			"if last log index ≥ nextIndex for a follower, send AppendEntries RPC with log entries starting at nextIndex%s", old, k, k+2, f, h.Status(f).LastIndex(), 2*h.ElectionTimeout(), h.describe())
+	}
+	h.One("kept-1", len(rest), true)
+	h.One("kept-2", len(rest), true)
+	h.Partition(append(rest, f), []raft.NodeID{old})
+	// Let the new leader repair f before anything else is proposed.
+	newLeader := h.CheckOneLeader()
+	h.runUntil(func() bool {
+		lf, ll := h.Status(f).Log, h.Status(newLeader).Log
+		return uint64(len(lf)) > k && uint64(len(ll)) > k && lf[k].Term == ll[k].Term
+	}, 2*h.ElectionTimeout())
+	h.One("repaired", len(rest)+1, true)
+	h.Partition(h.ids())
+	h.One("all", h.N(), true)
 }
