@@ -88,7 +88,7 @@ var mutants = []mutant{
 		"\tr.initLeaderState()\n\tr.broadcastAppendEntries()",
 		"\tr.initLeaderState()"}}},
 
-	{"a candidate does not reset its election timer", 1, "InitialElection", []patch{{"election.go",
+	{"a candidate does not reset its election timer", 1, "VotesOfThisTerm", []patch{{"election.go",
 		"\tr.votes = map[raft.NodeID]bool{r.id: true}\n\tr.resetElectionTimer()\n",
 		"\tr.votes = map[raft.NodeID]bool{r.id: true}\n"}}},
 	{"a candidate whose election times out does not start another", 1, "VotesOfThisTerm", []patch{{"election.go",

@@ -112,6 +112,14 @@ func testVotesOfThisTerm(h *Harness) {
 	h.holdWhere(anyOf(msgIs(raft.RequestVote, a, raft.None), msgIs(raft.RequestVoteReply, raft.None, a)))
 	h.candidateIn(a, term+1)
 	reqs := h.awaitHeld(func(m *raft.Message) bool { return m.Type == raft.RequestVote && m.To != leader }, 3, h.sim.Options().Config.HeartbeatTimeout)
+	// No reply yet: a third of the shortest election timeout later, a is
+	// still a candidate of the same term.
+	wait := h.ElectionTimeout() / 3
+	h.Run(wait)
+	if st := h.Status(a); st.Term != term+1 {
+		h.Fatalf("election timer", "%v became a candidate in term %d and, %v later, before any reply, was in term %d; the shortest election timeout is %v. "+
+			"Figure 2, rules for candidates: on conversion to candidate, reset the election timer", a, term+1, wait, st.Term, h.ElectionTimeout())
+	}
 	for _, f := range reqs {
 		if f.Msg.To == b || f.Msg.To == d {
 			h.release(f)
