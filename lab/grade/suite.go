@@ -280,12 +280,9 @@ func panicSite() (site, fn string) {
 // writeFailureTrace runs the failing seed again, writing every event to a
 // trace file, and checks that it fails the same way.
 func writeFailureTrace(impl lab.Implementation, t *Test, seed uint64, dir string, f *Failure) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return
-	}
 	name := fmt.Sprintf("%s-stage%d-%s-seed%d.jsonl", impl.Name, t.Stage, t.Name, seed)
 	path := filepath.Join(dir, name)
-	file, err := os.Create(path)
+	file, err := lab.CreateTraceFile(dir, name) // private folder, no symbolic links followed
 	if err != nil {
 		return
 	}
@@ -455,11 +452,11 @@ func (f *Failure) Report() string {
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
 
-// TraceDir is where failing runs are written: $RAFTLAB_TRACES, or a folder
-// in the system's temporary directory.
+// TraceDir is where failing runs are written: $RAFTLAB_TRACES, or the
+// user's own folder in the system's temporary directory (lab.DefaultTraceDir).
 func TraceDir() string {
 	if d := os.Getenv("RAFTLAB_TRACES"); d != "" {
 		return d
 	}
-	return filepath.Join(os.TempDir(), "raftlab-traces")
+	return lab.DefaultTraceDir()
 }

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package lab
+
+import "os"
+
+const oNoFollow = 0
+
+func checkOwner(string, os.FileInfo) error { return nil }
