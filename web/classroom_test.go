@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/raftlab/raftlab/visualizer"
@@ -38,6 +39,14 @@ func TestWatchOnlyPageShowsAndTakesNoControl(t *testing.T) {
 		head := eval[string](p, `document.querySelector('header').innerText + ' ' + document.querySelector('#timeline-box h2').innerText`)
 		require.NotContains(t, strings.ToLower(head), "speed")
 		require.NotContains(t, strings.ToLower(head), "drag")
+
+		// The help lists no key of a control, and no drag.
+		p.key("?")
+		help := poll[string](p, `(h => !h.classList.contains('hidden') && h.innerText)(document.getElementById('help'))`)
+		require.NotContains(t, help, "crash the leader")
+		require.NotContains(t, help, "Drag")
+		p.key(kb.Escape)
+		poll[bool](p, `document.getElementById('help').classList.contains('hidden')`)
 
 		// Keys, a drag of the timeline and a hand-made command change nothing.
 		p.key("c")
