@@ -255,6 +255,9 @@ func (s *Sim) Do(cmd *raft.Event) error {
 		return s.Discard(cmd.Cause)
 	case raft.EvDuplicate:
 		return s.Duplicate(cmd.Cause)
+	case raft.EvCompact:
+		_, _, err := s.TakeSnapshot(cmd.Node)
+		return err
 	case raft.EvPropose:
 		if len(cmd.Entries) != 1 {
 			return fmt.Errorf("lab: propose event #%d has %d entries, want 1", cmd.Seq, len(cmd.Entries))

@@ -83,6 +83,7 @@ func (s *Sim) TakeSnapshot(id raft.NodeID) (index uint64, ok bool, err error) {
 		return 0, false, err
 	}
 	s.drain()
+	s.command(raft.Event{Kind: raft.EvCompact, Node: id})
 	if n.impl == nil || n.sm.applied == 0 {
 		return 0, false, nil
 	}

@@ -41,6 +41,8 @@ type Header struct {
 	Config    raft.Config `json:"config"`
 	Network   Network     `json:"network"`
 	SyncTicks bool        `json:"syncTicks,omitempty"`
+	// SnapshotEvery is Options.SnapshotEvery (stage 4).
+	SnapshotEvery int `json:"snapshotEvery,omitempty"`
 	// Test names the graded test the run belongs to, if any.
 	Test string `json:"test,omitempty"`
 }
@@ -53,13 +55,13 @@ func HeaderFor(opts Options) Header {
 	cfg := opts.Config
 	cfg.ID, cfg.Peers = 0, nil
 	return Header{Format: traceFormat, Version: TraceVersion, Impl: opts.Impl, Seed: opts.Seed,
-		Nodes: opts.Nodes, Config: cfg, Network: opts.Network, SyncTicks: opts.SyncTicks}
+		Nodes: opts.Nodes, Config: cfg, Network: opts.Network, SyncTicks: opts.SyncTicks, SnapshotEvery: opts.SnapshotEvery}
 }
 
 // Options returns the Options that start the run h describes; New must still
 // be set to the implementation named by h.Impl.
 func (h Header) Options() Options {
-	return Options{Nodes: h.Nodes, Seed: h.Seed, Impl: h.Impl, Config: h.Config, Network: h.Network, SyncTicks: h.SyncTicks}
+	return Options{Nodes: h.Nodes, Seed: h.Seed, Impl: h.Impl, Config: h.Config, Network: h.Network, SyncTicks: h.SyncTicks, SnapshotEvery: h.SnapshotEvery}
 }
 
 // TraceWriter writes a trace as JSON lines.
@@ -302,7 +304,7 @@ func checkEvent(e *raft.Event, before []raft.Event, nodes int) error {
 				}
 			}
 		}
-	case raft.EvCrash, raft.EvRestart, raft.EvTimeout:
+	case raft.EvCrash, raft.EvRestart, raft.EvTimeout, raft.EvCompact:
 		if e.Node == raft.None {
 			return fmt.Errorf("%v event names no node", e.Kind)
 		}

@@ -61,6 +61,9 @@ const (
 	// the snapshot's data.
 	EvSnapshot // Node persisted a snapshot through Index, compacting its stored log.
 	EvRestore  // Node's state machine was reset to a snapshot through Index.
+	// EvCompact is a command: Node's state machine was made to hand its node
+	// a snapshot of everything it applied, now.
+	EvCompact
 )
 
 var eventKindNames = [...]string{
@@ -85,6 +88,7 @@ var eventKindNames = [...]string{
 	EvHold:      "hold",
 	EvSnapshot:  "snapshot",
 	EvRestore:   "restore",
+	EvCompact:   "compact",
 	EvRelease:   "release",
 	EvDiscard:   "discard",
 	EvDuplicate: "duplicate",
@@ -100,7 +104,7 @@ func (k EventKind) String() string {
 
 // IsCommand reports whether events of kind k are commands from outside the
 // cluster, which a replay must apply again.
-func (k EventKind) IsCommand() bool { return k >= EvPropose && k <= EvDuplicate }
+func (k EventKind) IsCommand() bool { return k >= EvPropose && k <= EvDuplicate || k == EvCompact }
 
 // MarshalText writes the kind's name.
 func (k EventKind) MarshalText() ([]byte, error) {

@@ -1,6 +1,7 @@
 package grade
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,5 +49,26 @@ func TestStage4ScenariosHappen(t *testing.T) {
 				require.Positive(t, counts[w], "%s seed %d: no %s event (saw %v)", test.Name, r.Seed, w, counts)
 			}
 		}
+	}
+}
+
+// A stage-4 run replays from its trace, event for event: the periodic
+// snapshots come from the header (SnapshotEvery), the ones a test asks for
+// are commands (compact), like the held and released messages.
+func TestStage4RunsReplay(t *testing.T) {
+	ref := lab.Implementation{Name: "solutions", New: solutions.New}
+	for _, name := range []string{"4/SnapshotDuringAppend", "4/DuplicateInstall", "4/CompactionChurn"} {
+		test, err := FindTest(name)
+		require.NoError(t, err)
+		seed := test.Seed(0)
+		var buf bytes.Buffer
+		tw, err := lab.NewTraceWriter(&buf, lab.HeaderFor(test.Options(ref, seed)))
+		require.NoError(t, err)
+		r := runOnce(ref, test, seed, tw.Write)
+		require.Nil(t, r.Failure, name)
+		require.NoError(t, tw.Flush())
+		tr, err := lab.ReadTrace(bytes.NewReader(buf.Bytes()), name)
+		require.NoError(t, err)
+		require.NoError(t, lab.Verify(tr, solutions.New), "%s replays from its trace", name)
 	}
 }
