@@ -65,6 +65,11 @@ func (s *Session) handle(req request) {
 		s.fan.send(req.v, s.stateFrame("asked"))
 		return
 	}
+	if c.Op == "log" {
+		s.flush()
+		s.fan.send(req.v, s.logFrame(c))
+		return
+	}
 	if !req.v.control {
 		s.fan.send(req.v, errorFrameFor(c, errWatchOnly))
 		return

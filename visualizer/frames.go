@@ -1,6 +1,7 @@
 package visualizer
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -31,16 +32,70 @@ func (s *Session) helloFrame(v *viewer) helloFrame {
 	return h
 }
 
-// nodeStates reads every node's view and timers.
+// What a state frame carries, so that it stays under MaxStateFrameBytes
+// whatever the length of the run and of the logs: each node's newest
+// logWindow entries (the page shows the newest; the commit point and the
+// lengths are numbers), and the newest timeline events that fit in
+// historyBytes. A frame holds at most MaxNodes windows of logWindow entries
+// of at most MaxProposalBytes of command each in the worst case; in practice
+// commands are a few bytes.
+const (
+	logWindow    = 64
+	historyBytes = 96 << 10
+	// MaxStateFrameBytes is the size a state frame stays under, however long
+	// the run, with commands of ordinary length.
+	MaxStateFrameBytes = 256 << 10
+	// logFrameBytes bounds the command bytes one log frame carries.
+	logFrameBytes = 128 << 10
+)
+
+// nodeStates reads every node's view and timers, each log cut to its window.
 func (s *Session) nodeStates() []nodeState {
 	view := s.course.sim().View()
 	out := make([]nodeState, len(view.Nodes))
 	for i, n := range view.Nodes {
-		ns := nodeState{NodeView: n, timers: s.timers(n.ID)}
-		ns.Log = slices.Clone(n.Log)
+		ns := nodeState{NodeView: n, timers: s.timers(n.ID), LogLen: uint64(len(n.Log))}
+		from := max(0, len(n.Log)-logWindow)
+		ns.Log, ns.LogFrom = slices.Clone(n.Log[from:]), uint64(from+1)
 		out[i] = ns
 	}
 	return out
+}
+
+// logFrame answers a log command with part of one node's log.
+func (s *Session) logFrame(c Command) []byte {
+	view := s.course.sim().View()
+	n := view.Node(c.Node)
+	if n == nil {
+		return errorFrameFor(c, fmt.Errorf("there is no node n%d: the nodes are n1 to n%d", c.Node, len(view.Nodes)))
+	}
+	count := c.Count
+	if count == 0 {
+		count = MaxLogEntries
+	}
+	f := logFrame{Type: "log", ID: c.ID, Node: c.Node, Seq: view.Seq, From: *c.From, LogLen: uint64(len(n.Log)), Entries: []raft.Entry{}}
+	bytes := 0
+	for i := *c.From - 1; i < uint64(len(n.Log)) && len(f.Entries) < count && bytes < logFrameBytes; i++ {
+		f.Entries = append(f.Entries, n.Log[i])
+		bytes += len(n.Log[i].Command)
+	}
+	return encode(f)
+}
+
+// historyJSON writes the newest events that fit in about budget bytes, oldest
+// first, as a JSON array.
+func historyJSON(events []raft.Event, budget int) json.RawMessage {
+	first, size := len(events), 0
+	var one []byte
+	for first > 0 {
+		one = events[first-1].AppendJSON(one[:0])
+		if size+len(one)+1 > budget {
+			break
+		}
+		size += len(one) + 1
+		first--
+	}
+	return eventsJSON(events[first:])
 }
 
 // timers reads a node's timers; a node that is down has none.
@@ -66,7 +121,7 @@ func (s *Session) stateFrame(reason string) []byte {
 		Type: "state", Reason: reason, Impl: s.course.opts.Impl, Seed: s.course.opts.Seed,
 		clock: s.clock(), Config: cfg, Network: sim.Network(), Groups: view.Groups,
 		Nodes: s.nodeStates(), InFlight: s.course.sent.inFlight(sim.InFlight()), Violations: sim.Violations(),
-		History: eventsJSON(s.course.history), Leader: leaderMarkOf(view),
+		History: historyJSON(s.course.history, historyBytes), Leader: leaderMarkOf(view),
 	}
 	if f.Violations == nil {
 		f.Violations = []lab.Violation{}

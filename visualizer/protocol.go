@@ -25,6 +25,9 @@ const MaxCommandBytes = 16 << 10
 // MaxProposalBytes is the longest command a viewer may propose.
 const MaxProposalBytes = 1024
 
+// MaxLogEntries is the most entries one log command answers with.
+const MaxLogEntries = 200
+
 // Command is one control request from a viewer: {"op":"crash","node":2,"id":7}.
 // ID is echoed in the ack or error that answers it.
 type Command struct {
@@ -42,6 +45,8 @@ type Command struct {
 	Count  int             `json:"count,omitempty"`
 	Name   string          `json:"name,omitempty"`
 	Token  string          `json:"token,omitempty"`
+	// From (log): the first log index asked for.
+	From *uint64 `json:"from,omitempty"`
 }
 
 // ops lists every operation and whether it changes the run (and so needs
@@ -53,6 +58,7 @@ var ops = map[string]bool{
 	"propose": true, "reset": true, "seek": true, "live": true, "scenario": true,
 	"hold": true, "release": true, "discard": true, "duplicate": true, // one message (msgcontrol.go)
 	"state": false, // ask for a fresh state frame
+	"log":   false, // ask for part of a node's log (frames.go)
 }
 
 // Limits on values a viewer may send.
@@ -116,7 +122,7 @@ var commandFields, commandFieldNames = func() (map[string]bool, string) {
 }()
 
 func opNames() string {
-	return "pause, resume, step, speed, crash, restart, timeout, partition, isolate, heal, network, propose, hold, release, discard, duplicate, reset, seek, live, scenario, state"
+	return "pause, resume, step, speed, crash, restart, timeout, partition, isolate, heal, network, propose, hold, release, discard, duplicate, reset, seek, live, scenario, state, log"
 }
 
 // explainJSON says what is wrong with a frame that does not decode, in the
@@ -177,6 +183,11 @@ func (c Command) check() error {
 			return err
 		}
 		return need(*c.Value >= MinSpeed && *c.Value <= MaxSpeed, "speed %v is out of range: %g to %g", *c.Value, MinSpeed, MaxSpeed)
+	case "log":
+		if err := need(c.Node > 0 && c.From != nil && *c.From >= 1, "give \"node\" and \"from\" (a log index, 1 and up), e.g. {\"op\":\"log\",\"node\":2,\"from\":1,\"count\":100}"); err != nil {
+			return err
+		}
+		return need(c.Count >= 0 && c.Count <= MaxLogEntries, "count %d is out of range: 1 to %d entries (0 for the most)", c.Count, MaxLogEntries)
 	case "step":
 		return need(c.Count >= 0 && c.Count <= MaxStep, "count %d is out of range: 1 to %d events", c.Count, MaxStep)
 	case "crash", "restart", "timeout", "isolate":
@@ -250,9 +261,27 @@ type timers struct {
 	Progress        []raft.Progress `json:"progress,omitempty"`
 }
 
+// nodeState is one node in a state frame. Log holds a window of the node's
+// log, entries LogFrom to LogFrom+len(Log)-1 of LogLen, so that a frame stays
+// small at any log length; a viewer asks for the rest with the log command.
 type nodeState struct {
 	lab.NodeView
 	timers
+	LogFrom uint64 `json:"logFrom"`
+	LogLen  uint64 `json:"logLen"`
+}
+
+// logFrame answers a log command, to its sender only: entries From to
+// From+len(Entries)-1 of node Node's log, which holds LogLen entries after
+// event Seq.
+type logFrame struct {
+	Type    string       `json:"type"` // "log"
+	ID      uint64       `json:"id,omitempty"`
+	Node    raft.NodeID  `json:"node"`
+	Seq     uint64       `json:"seq"`
+	From    uint64       `json:"from"`
+	LogLen  uint64       `json:"logLen"`
+	Entries []raft.Entry `json:"entries"`
 }
 
 // clock is where a session is in its run; state and status frames carry it.

@@ -1,0 +1,70 @@
+package visualizer
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftlab/raftlab/raft"
+)
+
+// TestStateFrameBounded grows a cluster's log to 100,000 committed entries
+// (20,000 under the race detector, which is several times slower) and checks that a state frame stays under MaxStateFrameBytes: each log is
+// a window with its length, and the rest is there for the asking, one part
+// at a time, to the viewer that asks.
+func TestStateFrameBounded(t *testing.T) {
+	entries := 100_000
+	if raceEnabled {
+		entries = 20_000
+	}
+	s, err := NewSession(SessionOptions{Impl: reference, Seed: 1})
+	require.NoError(t, err)
+	sim := s.course.sim()
+	sim.RunFor(2 * time.Second)
+	leader, _ := sim.View().Leader()
+	require.NotZero(t, leader, "no leader after 2s")
+	for done := 0; done < entries; {
+		var last uint64
+		for k := 0; k < 256 && done < entries; k++ {
+			index, _, ok, err := sim.Propose(leader, []byte(strconv.Itoa(done)))
+			require.True(t, ok && err == nil, "proposal %d refused: %v", done, err)
+			last, done = index, done+1
+		}
+		committed := func(e *raft.Event) bool { return e.Kind == raft.EvCommit && e.Node == leader && e.Index >= last }
+		require.True(t, sim.RunUntilEvent(committed, sim.Now()+time.Minute), "entry %d was not committed", last)
+	}
+	sim.RunFor(time.Second) // let every follower catch up
+	require.Empty(t, sim.Violations())
+
+	frame := s.stateFrame("asked")
+	require.Less(t, len(frame), MaxStateFrameBytes, "a state frame at %d entries", entries)
+	var st struct {
+		Nodes []struct {
+			Log     []raft.Entry `json:"log"`
+			LogFrom uint64       `json:"logFrom"`
+			LogLen  uint64       `json:"logLen"`
+			Commit  uint64       `json:"commitIndex"`
+		} `json:"nodes"`
+	}
+	require.NoError(t, json.Unmarshal(frame, &st))
+	for _, n := range st.Nodes {
+		require.GreaterOrEqual(t, n.LogLen, uint64(entries))
+		require.Equal(t, n.LogLen, n.LogFrom+uint64(len(n.Log))-1, "the window ends at the log's end")
+		require.Equal(t, n.LogFrom, n.Log[0].Index)
+	}
+
+	// The rest of a log, on demand.
+	from := uint64(12345)
+	frame = s.logFrame(Command{Op: "log", Node: 2, From: &from, Count: 3})
+	var lf logFrame
+	require.NoError(t, json.Unmarshal(frame, &lf))
+	want, _, _ := sim.Committed(from)
+	require.Equal(t, "log", lf.Type)
+	require.Len(t, lf.Entries, 3)
+	require.True(t, lf.Entries[0].Equal(want), "entry %d: got %v, want %v", from, lf.Entries[0], want)
+	require.Equal(t, from+2, lf.Entries[2].Index)
+	require.Equal(t, st.Nodes[1].LogLen, lf.LogLen)
+}
