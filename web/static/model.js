@@ -51,7 +51,7 @@ export class Model {
     this.t = st.t; this.statusT = st.t; this.seq = st.seq; this.paused = st.paused; this.speed = st.speed;
     this.live = st.live; this.horizon = st.horizon; this.impl = st.impl; this.seed = st.seed;
     this.config = st.config; this.network = st.network; this.groups = st.groups;
-    this.nodes = st.nodes.map(n => ({ ...n, log: n.log || [], progress: n.progress || [] }));
+    this.nodes = st.nodes.map(n => ({ ...n, log: windowed(n), progress: n.progress || [] }));
     this.violations = st.violations || [];
     this.scenario = st.scenario || '';
     this.leaderMark = st.leader || { id: 0, term: 0 };
@@ -234,6 +234,17 @@ export class Model {
 // known by its link and arrival time.
 function keyOf(key, m, arrive) {
   return key ? 'k' + key : m ? `${m.from}>${m.to}@${arrive}:${m.type}` : '';
+}
+
+// windowed puts a state frame's window of a log (entries logFrom on; the
+// server sends only the newest of a long log) at their indexes. The entries
+// before it are holes: the page shows the newest entries only.
+function windowed(n) {
+  const log = n.log || [];
+  if (!(n.logFrom > 1)) return log;
+  const out = new Array(n.logFrom - 1);
+  for (const e of log) out.push(e);
+  return out;
 }
 
 function splice(log, from, entries) {
