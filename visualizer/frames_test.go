@@ -26,7 +26,12 @@ func TestStateFrameBounded(t *testing.T) {
 	sim.RunFor(2 * time.Second)
 	leader, _ := sim.View().Leader()
 	require.NotZero(t, leader, "no leader after 2s")
+	atFirst := 0 // the frame's size at 1,000 entries
 	for done := 0; done < entries; {
+		if done == 1024 {
+			sim.RunFor(time.Second)
+			atFirst = len(s.stateFrame("asked"))
+		}
 		var last uint64
 		for k := 0; k < 256 && done < entries; k++ {
 			index, _, ok, err := sim.Propose(leader, []byte(strconv.Itoa(done)))
@@ -41,6 +46,7 @@ func TestStateFrameBounded(t *testing.T) {
 
 	frame := s.stateFrame("asked")
 	require.Less(t, len(frame), MaxStateFrameBytes, "a state frame at %d entries", entries)
+	t.Logf("state frame: %d bytes at 1,024 entries, %d bytes at %d entries (ratio %.2f)", atFirst, len(frame), entries, float64(len(frame))/float64(atFirst))
 	var st struct {
 		Nodes []struct {
 			Log     []raft.Entry `json:"log"`
