@@ -240,3 +240,25 @@ func (ts *testServer) dialRaw2(query string) *websocket.Conn {
 	ts.t.Cleanup(func() { conn.Close() })
 	return conn
 }
+
+// TestOddRequests: issue 14, item 10's HTTP cases.
+func TestOddRequests(t *testing.T) {
+	ts := startServer(t, SessionOptions{Seed: 1}, "")
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/static/%c0%ae", http.StatusNotFound},
+		{"GET", "/static/%c0%ae%c0%ae/etc/passwd", http.StatusNotFound},
+		{"GET", "/static/..%2f..%2fetc%2fpasswd", http.StatusNotFound},
+		{"HEAD", "/", http.StatusOK},
+		{"GET", "/", http.StatusOK},
+	} {
+		req, err := http.NewRequest(tc.method, ts.srv.URL+tc.path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, tc.want, resp.StatusCode, "%s %s", tc.method, tc.path)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -53,10 +54,21 @@ func NewHandler(opts ServerOptions) http.Handler {
 	r.Use(hostCheck(opts.Hosts))
 	r.Use(securityHeaders)
 	static := http.FileServerFS(opts.Static)
-	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
+	page := func(w http.ResponseWriter, req *http.Request) {
 		http.ServeFileFS(w, req, opts.Static, "index.html")
-	})
-	r.Handle("/static/*", http.StripPrefix("/static/", static))
+	}
+	r.Get("/", page)
+	r.Head("/", page)
+	r.Handle("/static/*", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// A name that is not valid UTF-8 or not a valid fs.FS path (an
+		// overlong "%c0%ae" for a dot) names no file: 404, not the file
+		// system's error.
+		if name := strings.TrimPrefix(req.URL.Path, "/"); name != "" && (!utf8.ValidString(name) || !fs.ValidPath(strings.TrimSuffix(name, "/"))) {
+			http.NotFound(w, req)
+			return
+		}
+		static.ServeHTTP(w, req)
+	})))
 	upgrader := websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 64 << 10,

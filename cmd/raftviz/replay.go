@@ -57,7 +57,10 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		name = *implName
 	}
 	impl, err := lookupImpl(name)
-	if err != nil {
+	switch {
+	case err != nil && *implName != "":
+		return usagef("-impl %q: there is no such implementation; use %s", name, implNames())
+	case err != nil:
 		return usageError{fmt.Sprintf("the trace was recorded with %q, which this raftviz does not have: pass -impl (%s)", name, implNames())}
 	}
 	if *verify {

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -111,7 +113,19 @@ func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf 
 	}
 	fmt.Fprintln(stdout, "  Ctrl-C to stop")
 	if sf.open {
-		openBrowser(url + map[bool]string{true: "", false: "?token=" + token}[token == ""])
+		target := url
+		if token != "" {
+			// Not the token URL itself: a command line is visible to every
+			// user of the machine (ps). A private file that leads there is.
+			if target, err = tokenPage(url + "?token=" + token); err != nil {
+				fmt.Fprintf(stdout, "  (not opening a browser: %v)\n", err)
+			} else {
+				defer os.Remove(target)
+			}
+		}
+		if err == nil {
+			openBrowser(target)
+		}
 	}
 
 	select {
@@ -131,6 +145,23 @@ func serve(ctx context.Context, opts visualizer.SessionOptions, what string, sf 
 	<-session.Done()
 	fmt.Fprintln(stdout, "raftviz: stopped")
 	return nil
+}
+
+// tokenPage writes a page, readable by this user only, that sends the
+// browser on to url; it returns the page's path.
+func tokenPage(url string) (string, error) {
+	f, err := os.CreateTemp("", "raftviz-*.html") // created 0600
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	u := html.EscapeString(url)
+	_, err = fmt.Fprintf(f, "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=\"0;url=%s\"><title>raftviz</title><a href=\"%s\">open raftviz</a>\n", u, u)
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // splitHosts reads the -hosts list.

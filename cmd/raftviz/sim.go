@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -68,8 +69,10 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("-for %v: the run must last a positive time", f.duration)
 	case f.seeds < 1:
 		return usagef("-seeds %d: run at least one seed", f.seeds)
-	case f.propose < 0 || f.propose > 10000:
+	case !(f.propose >= 0 && f.propose <= 10000): // NaN too
 		return usagef("-propose %v: between 0 and 10000 commands per second", f.propose)
+	case f.seed+uint64(f.seeds-1) < f.seed:
+		return usagef("-seed %d -seeds %d: the seeds would go past the largest seed, %d", f.seed, f.seeds, uint64(math.MaxUint64))
 	case f.tracePath != "" && f.seeds > 1:
 		return usagef("-trace writes one run: use it with -seeds 1")
 	}
