@@ -146,6 +146,10 @@ func (s *Session) setNetwork(c Command) (string, error) {
 	return "", s.course.record(sim.SetNetwork(n))
 }
 
+// proposalOverhead is what an entry costs beyond its text, counted against
+// the run's bound on proposals.
+const proposalOverhead = 64
+
 func (s *Session) propose(c Command) (string, error) {
 	sim := s.course.sim()
 	id := c.Node
@@ -154,7 +158,10 @@ func (s *Session) propose(c Command) (string, error) {
 			return "", errors.New("there is no leader to propose to right now: wait for an election, or pick a node")
 		}
 	}
-	if err := s.course.allowProposal(len(c.Text)); err != nil {
+	// Each entry costs more than its text (its index, term, and a place in
+	// every log and state frame): charged proposalOverhead bytes on top, so
+	// that a run of one-byte commands is bounded too.
+	if err := s.course.allowProposal(len(c.Text) + proposalOverhead); err != nil {
 		return "", err
 	}
 	index, term, ok, err := sim.Propose(id, []byte(c.Text))

@@ -262,3 +262,23 @@ func TestOddRequests(t *testing.T) {
 		require.Equal(t, tc.want, resp.StatusCode, "%s %s", tc.method, tc.path)
 	}
 }
+
+// TestProposalsBoundedPerRun: however small the commands, one run takes a
+// bounded number of them, and then refuses more with a clear error.
+func TestProposalsBoundedPerRun(t *testing.T) {
+	s, err := NewSession(SessionOptions{Impl: reference, Seed: 1, Nodes: 3})
+	require.NoError(t, err)
+	require.NoError(t, s.course.advance(5*time.Second, func(time.Time, int, int) bool { return false }))
+	taken := 0
+	for i := range 1 << 20 {
+		_, err := s.propose(Command{Op: "propose", Text: "x"})
+		if err != nil {
+			require.ErrorContains(t, err, "reset the cluster to start a new run")
+			break
+		}
+		taken = i + 1
+	}
+	t.Logf("one run took %d one-byte proposals", taken)
+	require.Positive(t, taken)
+	require.LessOrEqual(t, taken, 5000, "one-byte proposals must be bounded by count, not only by bytes")
+}
