@@ -92,7 +92,7 @@ Examples:
   raftviz -impl exercises          your own code
   raftviz sim -seed 7 -nodes 5 -for 60s -loss 0.1 -trace run.jsonl
   raftviz grade -impl exercises -stage 1
-  raftviz replay /tmp/raftlab-traces/exercises-stage1-ReElection-seed87400003.jsonl
+  raftviz replay /tmp/raftlab-traces-1000/exercises-stage1-ReElection-seed87400003.jsonl
 `
 
 func main() {
