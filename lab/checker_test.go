@@ -32,7 +32,7 @@ func (r *puppetRun) act(id raft.NodeID, f func(p *puppet)) {
 	for i := 0; i < 30 && p.do != nil; i++ {
 		r.s.RunFor(time.Millisecond)
 	}
-	require.Nil(r.t, p.do, "%v did not act within two ticks", id)
+	require.Nil(r.t, p.do, "%v did not act within 30ms of virtual time", id)
 }
 
 // requireViolation asserts that the run broke exactly rule, first.

@@ -14,7 +14,7 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("grade", "grade [-impl NAME] [-stage 1|2|3|all] [-seeds N] [-test STAGE/NAME [-seed N]]", stderr)
 	implOf := implFlag(fs, "exercises", "implementation to grade")
 	stageFlag := fs.String("stage", "all", "stage to grade: 1 (election), 2 (replication), 3 (persistence) or all")
-	seeds := fs.Int("seeds", 0, "seeds per test (0: each test's own count, 20 or more)")
+	seeds := fs.Int("seeds", 0, "seeds per test (0: each test's own count)")
 	testName := fs.String("test", "", "run one test, e.g. 1/ReElection, and show every failure")
 	seed := fs.Uint64("seed", 0, "with -test: run only this seed (from a failure report)")
 	if err := parseFlags(fs, args); err != nil {
