@@ -26,10 +26,10 @@ func BenchmarkElectionCheck(b *testing.B) {
 			for i := range v.Nodes {
 				ev := raft.Event{Kind: raft.EvLog, Node: raft.NodeID(i + 1), Index: 1, Entries: log}
 				c.check(&ev, v)
-				v.Apply(&ev)
+				v.Fold(&ev)
 				ev = raft.Event{Kind: raft.EvCommit, Node: raft.NodeID(i + 1), Index: uint64(l)}
 				c.check(&ev, v)
-				v.Apply(&ev)
+				v.Fold(&ev)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -29,6 +29,16 @@
 // TraceWriter writes them as JSON lines, ReadTrace reads them back (refusing a
 // damaged file with the line), and Verify replays a trace and compares.
 //
+// # Words used here
+//
+// Step is Figure 2's: a server's Node.Step handles one message. The
+// simulator does not step; it advances (Sim.Advance, Replayer.Advance: one
+// unit of work), and StepEvent advances until one event has been emitted —
+// the page's "step" button. Steps (and Event.Step) count units of work, so a
+// recorded command can be applied again at the same point of a replay.
+// Apply is the state machine's: Env.Apply hands it a committed entry. A View
+// folds events into state (View.Fold); it applies nothing.
+//
 // # Grading
 //
 // The graded suites live in lab/grade, on top of this package: they drive a

@@ -55,9 +55,9 @@ func (r *Replayer) Record(cmd raft.Event) {
 // Commands returns the recording: every command, applied or not.
 func (r *Replayer) Commands() []raft.Event { return r.cmds }
 
-// Step does one unit of work — applying a recorded command, or the
+// Advance does one unit of work — applying a recorded command, or the
 // simulator's next unit — due by virtual time limit; false if there is none.
-func (r *Replayer) Step(limit time.Duration) (bool, error) {
+func (r *Replayer) Advance(limit time.Duration) (bool, error) {
 	s := r.Sim
 	if r.next < len(r.cmds) {
 		c := &r.cmds[r.next]
@@ -86,7 +86,7 @@ func (r *Replayer) Step(limit time.Duration) (bool, error) {
 func (r *Replayer) StepEvent(limit time.Duration) (bool, error) {
 	start := r.Sim.seq
 	for r.Sim.seq == start {
-		ok, err := r.Step(limit)
+		ok, err := r.Advance(limit)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -112,7 +112,7 @@ func (r *Replayer) RunUntilSeq(seq uint64) error {
 func (r *Replayer) RunUntilSeqContext(ctx context.Context, seq uint64) error {
 	idle, last := 0, r.Sim.seq
 	for r.Sim.seq < seq {
-		ok, err := r.Step(maxTime)
+		ok, err := r.Advance(Forever)
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (r *Replayer) RunUntilSeqContext(ctx context.Context, seq uint64) error {
 // RunUntil replays until virtual time t, applying the commands due by then.
 func (r *Replayer) RunUntil(t time.Duration) error {
 	for {
-		ok, err := r.Step(t)
+		ok, err := r.Advance(t)
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func (c *TraceChecker) Run(ctx context.Context, r *Replayer) error {
 	last := c.t.Events[n-1]
 	idle, seen := 0, r.Sim.seq
 	for r.Sim.seq < last.Seq && c.err == nil {
-		ok, err := r.Step(last.Time)
+		ok, err := r.Advance(last.Time)
 		if err != nil {
 			return err
 		}

@@ -112,7 +112,7 @@ func FuzzReplay(f *testing.F) {
 			return
 		}
 		for range 20000 {
-			ok, err := r.Step(maxTime)
+			ok, err := r.Advance(Forever)
 			if err != nil || !ok || check.Err() != nil {
 				return
 			}

@@ -305,7 +305,7 @@ func (s *Sim) RunFor(d time.Duration) { s.RunUntil(s.now + d) }
 
 // RunUntilSeq carries out work until event number seq has been emitted.
 func (s *Sim) RunUntilSeq(seq uint64) {
-	for s.seq < seq && s.next(maxTime) {
+	for s.seq < seq && s.next(Forever) {
 	}
 }
 
@@ -324,10 +324,10 @@ func (s *Sim) RunUntilEvent(match func(*raft.Event) bool, limit time.Duration) b
 	return s.matched
 }
 
-// Step carries out work until at least one event has been emitted, or virtual
+// Advance carries out work until at least one event has been emitted, or virtual
 // time would pass limit, and reports whether an event was emitted. One unit of
 // work emits at most one event, besides the violations it reveals.
-func (s *Sim) Step(limit time.Duration) bool {
+func (s *Sim) Advance(limit time.Duration) bool {
 	start := s.seq
 	for s.seq == start {
 		if !s.next(limit) {
@@ -337,7 +337,9 @@ func (s *Sim) Step(limit time.Duration) bool {
 	return true
 }
 
-const maxTime = time.Duration(1<<63 - 1)
+// Forever is a time limit no run reaches: pass it to Advance or StepEvent
+// to mean "whenever the next event is due".
+const Forever = time.Duration(1<<63 - 1)
 
 // handling says what a node was doing when it panicked in Step.
 var handling = [...]string{
@@ -742,7 +744,7 @@ func (s *Sim) emit(ev *raft.Event) {
 	ev.Seq, ev.Time = s.seq, s.now
 	s.stats.Events++
 	found := s.check.check(ev, s.view)
-	s.view.Apply(ev)
+	s.view.Fold(ev)
 	if s.opts.Sink != nil {
 		s.opts.Sink(ev)
 	}
@@ -764,7 +766,7 @@ func (s *Sim) violate(v Violation) {
 	s.seq++
 	s.stats.Events++
 	ev := raft.Event{Seq: s.seq, Time: s.now, Kind: raft.EvViolation, Node: v.Node, Rule: v.Rule, Cause: v.Cause, Text: v.Text}
-	s.view.Apply(&ev)
+	s.view.Fold(&ev)
 	if s.opts.Sink != nil {
 		s.opts.Sink(&ev)
 	}

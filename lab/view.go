@@ -114,8 +114,8 @@ func cloneGroups(gs [][]raft.NodeID) [][]raft.NodeID {
 	return c
 }
 
-// Apply folds one event into v. Events about nodes v does not have are ignored.
-func (v *View) Apply(e *raft.Event) {
+// Fold folds one event into v. Events about nodes v does not have are ignored.
+func (v *View) Fold(e *raft.Event) {
 	v.Time, v.Seq = e.Time, e.Seq
 	switch e.Kind {
 	case raft.EvPartition:

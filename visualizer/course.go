@@ -98,7 +98,7 @@ func (c *course) advance(d time.Duration, over func(start time.Time, events, uni
 	target := c.r.Sim.Now() + d
 	start := time.Now()
 	for n := 0; ; n++ {
-		ok, err := c.r.Step(target)
+		ok, err := c.r.Advance(target)
 		if err != nil || !ok {
 			if err != nil {
 				return err
@@ -115,7 +115,7 @@ func (c *course) advance(d time.Duration, over func(start time.Time, events, uni
 // step runs n events (fewer if the run has none left).
 func (c *course) step(n int) error {
 	for range n {
-		ok, err := c.r.StepEvent(maxTime)
+		ok, err := c.r.StepEvent(lab.Forever)
 		if err != nil || !ok {
 			return err
 		}
@@ -209,7 +209,7 @@ func (c *course) toLive() error {
 		return err
 	}
 	for c.r.Future() > 0 {
-		if ok, err := c.r.Step(maxTime); err != nil || !ok {
+		if ok, err := c.r.Advance(lab.Forever); err != nil || !ok {
 			return err
 		}
 	}
@@ -269,7 +269,5 @@ func describeTarget(to seekTarget) string {
 	}
 	return to.Time.String()
 }
-
-const maxTime = time.Duration(1<<63 - 1)
 
 var errSessionEnded = errors.New("the session has ended")

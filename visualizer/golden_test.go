@@ -15,7 +15,7 @@ import (
 	"github.com/raftlab/raftlab/raft"
 )
 
-// The page folds events into its model (web/static/model.js) as lab.View.Apply
+// The page folds events into its model (web/static/model.js) as lab.View.Fold
 // does in Go. web/fold_test.go drives both folds from the same golden event
 // files and requires the same states. This test writes those files, with
 // the events exactly as the server sends them to the page (key and say

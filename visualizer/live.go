@@ -109,7 +109,7 @@ func (l *Live) Run(ctx context.Context) {
 			l.mu.Lock()
 			evs := l.merge.pop(now)
 			for i := range evs {
-				l.view.Apply(&evs[i])
+				l.view.Fold(&evs[i])
 				if timelineKinds[evs[i].Kind] {
 					l.history = append(l.history, evs[i])
 				}

@@ -19,7 +19,7 @@ import (
 
 // The page keeps its own fold of events into state (static/model.js): the
 // server streams events, not states, so that frames stay small and every
-// message can be drawn on its way. It must agree with lab.View.Apply. Both
+// message can be drawn on its way. It must agree with lab.View.Fold. Both
 // folds read the same golden files (testdata/fold, written from the
 // server's own output by visualizer's TestFoldGoldenFiles) and must give
 // the same servers, network and partition after every 25 events, and the
@@ -55,7 +55,7 @@ func readGolden(t *testing.T, path string) (header struct {
 	return header, lines
 }
 
-// goFold folds the golden events with lab.View.Apply.
+// goFold folds the golden events with lab.View.Fold.
 func goFold(t *testing.T, nodes int, net lab.Network, lines [][]byte) []foldCheckpoint {
 	t.Helper()
 	v := lab.NewView(nodes, net)
@@ -69,7 +69,7 @@ func goFold(t *testing.T, nodes int, net lab.Network, lines [][]byte) []foldChec
 		require.NoError(t, err)
 		var e raft.Event
 		require.NoError(t, json.Unmarshal(raw, &e))
-		v.Apply(&e)
+		v.Fold(&e)
 		if (i+1)%25 == 0 || i == len(lines)-1 {
 			cp := foldCheckpoint{Seq: v.Seq, Groups: v.Groups, Network: v.Network}
 			for _, n := range v.Nodes {

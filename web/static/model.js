@@ -1,5 +1,5 @@
 // The page's model of the cluster: a state frame, then every event folded in
-// order — the same fold as lab.View.Apply in Go (web/fold_test.go feeds both
+// order — the same fold as lab.View.Fold in Go (web/fold_test.go feeds both
 // the same golden event files and compares the states). The fold must live
 // here too: the server streams events, not states, so that thirty frames a
 // second stay small and every message can be drawn on its way.
