@@ -41,8 +41,14 @@ import (
 // Close releases it; so does the process's end, even by kill -9.
 //
 // The file is rewritten in full (to a temporary file, synced, then renamed
-// over the old one) when it grows past 4× the size of what it holds (and 1
-// MiB), so it stays within 4× of the live state.
+// over the old one, and the folder synced) when it grows past 4× the size of
+// what it holds (and 1 MiB), so it stays within 4× of the live state.
+//
+// FileStore is a SnapshotStorage (stage 4): SaveSnapshot rewrites the file
+// the same way, holding the hard state, the snapshot and the log entries after
+// it, so the log prefix the snapshot covers leaves the file at once. A crash
+// before the rename leaves the old file whole (the unfinished temporary file,
+// path+".compact", is removed at the next open); after it, the new one.
 type FileStore struct {
 	mu   sync.Mutex
 	path string
@@ -51,7 +57,8 @@ type FileStore struct {
 	size int64 // bytes in the file
 	mark mark  // the newest mark in the header
 	hs   HardState
-	log  []Entry
+	snap Snapshot // the log's compacted prefix (stage 4); log follows it
+	log  []Entry  // log[i] holds index snap.LastIncludedIndex+1+i
 	// logBytes is the bytes the log's entries take in a record, kept as
 	// entries come and go so that no save has to measure the whole log.
 	logBytes int64
@@ -79,6 +86,16 @@ func OpenFileStore(path string) (*FileStore, error) {
 }
 
 func openLocked(path string) (*FileStore, error) {
+	// A rewrite that never reached its rename left its temporary file: the
+	// store itself is the old file, whole. (We hold the lock: no one else
+	// is writing it.)
+	if err := os.Remove(path + compactSuffix); err == nil {
+		if err := syncDir(path); err != nil {
+			return nil, err
+		}
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("raft: store %s: removing an unfinished rewrite: %w", path, err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("raft: opening the store: %w", err)
@@ -92,7 +109,7 @@ func openLocked(path string) (*FileStore, error) {
 	if err != nil {
 		return fail("reading it: %w", err)
 	}
-	hs, log, good, m, err := decodeStore(data)
+	st, good, m, err := decodeStore(data)
 	if errors.Is(err, errTornHeader) {
 		// Created, never saved to: write the header again, whole.
 		if err := s.writeFreshHeader(); err != nil {
@@ -117,8 +134,8 @@ func openLocked(path string) (*FileStore, error) {
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		return fail("%w", err)
 	}
-	s.size, s.mark, s.hs, s.log = good, m, hs, log
-	for _, e := range log {
+	s.size, s.mark, s.hs, s.snap, s.log = good, m, st.hs, st.snap, st.log
+	for _, e := range s.log {
 		s.logBytes += entrySize(e)
 	}
 	return s, nil
@@ -184,7 +201,7 @@ func (s *FileStore) moveMark() error {
 func (s *FileStore) Load() (Saved, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Saved{HardState: s.hs, Log: append([]Entry(nil), s.log...)}, nil
+	return Saved{HardState: s.hs, Log: append([]Entry(nil), s.log...), Snapshot: s.snap}, nil
 }
 
 // SaveHardState stores hs durably before it returns, and moves the mark past
@@ -206,18 +223,22 @@ func (s *FileStore) SaveHardState(hs HardState) error {
 func (s *FileStore) SaveLog(from uint64, entries []Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := CheckSaveLog(uint64(len(s.log)), from, entries); err != nil {
+	first := s.snap.LastIncludedIndex + 1
+	if err := CheckSaveLog(first-1+uint64(len(s.log)), from, entries); err != nil {
 		return err
+	}
+	if from < first {
+		return fmt.Errorf("raft: SaveLog from index %d, but entries up to %d are compacted into the snapshot: save from %d on", from, first-1, first)
 	}
 	if err := s.append(func(b []byte) []byte { return appendLogRecord(b, from, entries) }); err != nil {
 		return err
 	}
 	// Each entry is counted in once and out at most once: O(1) amortised.
-	for _, e := range s.log[from-1:] {
+	for _, e := range s.log[from-first:] {
 		s.logBytes -= entrySize(e)
 	}
-	clear(s.log[from-1:]) // let the replaced commands go
-	s.log = append(s.log[:from-1], entries...)
+	clear(s.log[from-first:]) // let the replaced commands go
+	s.log = append(s.log[:from-first], entries...)
 	for _, e := range entries {
 		s.logBytes += entrySize(e)
 	}
@@ -229,11 +250,61 @@ func (s *FileStore) SaveLog(from uint64, entries []Entry) error {
 	return s.maybeCompact()
 }
 
+// SaveSnapshot stores snap durably with the hard state and the log, as
+// SnapshotStorage says: the log keeps the entries after
+// snap.LastIncludedIndex if it holds that entry with term
+// snap.LastIncludedTerm, and is emptied otherwise. The file is rewritten to
+// hold just that (see FileStore), so the compacted prefix leaves it. An
+// older snapshot than the stored one is refused.
+func (s *FileStore) SaveSnapshot(snap Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return fmt.Errorf("raft: store %s is closed; open it again with OpenFileStore", s.path)
+	}
+	if snap.LastIncludedIndex < s.snap.LastIncludedIndex {
+		return fmt.Errorf("raft: SaveSnapshot through index %d, but a snapshot through %d is stored: a snapshot must never be replaced by an older one", snap.LastIncludedIndex, s.snap.LastIncludedIndex)
+	}
+	if snap.LastIncludedIndex == 0 {
+		return fmt.Errorf("raft: SaveSnapshot with lastIncludedIndex 0: a snapshot covers at least entry 1")
+	}
+	if n := snapshotRecordSize(snap); n > maxRecordSize {
+		return fmt.Errorf("raft: SaveSnapshot of %d bytes: a store keeps snapshots of at most %d bytes", len(snap.Data), maxRecordSize-(n-int64(len(snap.Data))))
+	}
+	snap.Data = append([]byte(nil), snap.Data...)
+	log := compactLog(s.snap, s.log, snap.LastIncludedIndex, snap.LastIncludedTerm)
+	var logBytes int64
+	for _, e := range log {
+		logBytes += entrySize(e)
+	}
+	if err := s.rewrite(s.hs, snap, log, logBytes); err != nil {
+		return err
+	}
+	clear(s.log) // let the compacted commands go
+	s.snap, s.log, s.logBytes = snap, log, logBytes
+	return nil
+}
+
+// Snapshot returns the stored snapshot (empty before any).
+func (s *FileStore) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap
+}
+
 // liveSize is the size of a fresh file holding just the current state.
 func (s *FileStore) liveSize() int64 {
-	hsRecord := 1 + uvarintLen(s.hs.CurrentTerm) + uvarintLen(uint64(s.hs.VotedFor))
-	logRecord := 1 + uvarintLen(1) + uvarintLen(uint64(len(s.log)))
-	return int64(fileHeaderSize+2*recordHeader+hsRecord+logRecord) + s.logBytes
+	return liveSize(s.hs, s.snap, uint64(len(s.log)), s.logBytes)
+}
+
+func liveSize(hs HardState, snap Snapshot, entries uint64, logBytes int64) int64 {
+	hsRecord := 1 + uvarintLen(hs.CurrentTerm) + uvarintLen(uint64(hs.VotedFor))
+	logRecord := 1 + uvarintLen(snap.LastIncludedIndex+1) + uvarintLen(entries)
+	size := int64(fileHeaderSize+2*recordHeader+hsRecord+logRecord) + logBytes
+	if !snap.IsEmpty() {
+		size += recordHeader + snapshotRecordSize(snap)
+	}
+	return size
 }
 
 // maybeCompact rewrites the file when most of it is history.
@@ -241,27 +312,35 @@ func (s *FileStore) maybeCompact() error {
 	if s.size < compactMinBytes || s.size < 4*s.liveSize() {
 		return nil
 	}
-	return s.compact()
+	return s.rewrite(s.hs, s.snap, s.log, s.logBytes)
 }
 
-// compact writes the current state to a new file and renames it over the
-// old one: at every moment, one of the two files is whole.
-func (s *FileStore) compact() error {
-	tmp := s.path + ".compact"
+// compactSuffix names the temporary file of a rewrite, beside the store.
+const compactSuffix = ".compact"
+
+// rewrite writes a new file holding hs, snap and log (logBytes being the
+// bytes its entries take), and renames it over the old one: at every moment,
+// one of the two files is whole. The caller updates the store's state once
+// it returns nil.
+func (s *FileStore) rewrite(hs HardState, snap Snapshot, log []Entry, logBytes int64) error {
+	tmp := s.path + compactSuffix
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("raft: compacting the store %s: %w", s.path, err)
+		return fmt.Errorf("raft: rewriting the store %s: %w", s.path, err)
 	}
-	data := make([]byte, 0, s.liveSize())
+	data := make([]byte, 0, liveSize(hs, snap, uint64(len(log)), logBytes))
 	data = append(data, freshHeader()...)
-	data = appendFramed(data, func(b []byte) []byte { return appendHardStateRecord(b, s.hs) })
-	data = appendFramed(data, func(b []byte) []byte { return appendLogRecord(b, 1, s.log) })
+	data = appendFramed(data, func(b []byte) []byte { return appendHardStateRecord(b, hs) })
+	if !snap.IsEmpty() {
+		data = appendFramed(data, func(b []byte) []byte { return appendSnapshotRecord(b, snap) })
+	}
+	data = appendFramed(data, func(b []byte) []byte { return appendLogRecord(b, snap.LastIncludedIndex+1, log) })
 	m := mark{generation: 1, synced: uint64(len(data))}
 	copy(data[markOffset:], m.encode())
 	fail := func(err error) error {
 		f.Close()
 		os.Remove(tmp)
-		return fmt.Errorf("raft: compacting the store %s: %w", s.path, err)
+		return fmt.Errorf("raft: rewriting the store %s: %w", s.path, err)
 	}
 	if _, err := f.Write(data); err != nil {
 		return fail(err)

@@ -17,6 +17,15 @@ import (
 //	  length (uint32, of type+payload) | crc32c of the length (uint32) | crc32c of type+payload (uint32) | type (1 byte) | payload
 //	  type 1, hard state: currentTerm (uvarint) votedFor (uvarint)
 //	  type 2, log:        from (uvarint) count (uvarint) then per entry: term (uvarint) len (uvarint) command
+//	  type 3, snapshot:   lastIncludedIndex (uvarint) lastIncludedTerm (uvarint) then the snapshot's data
+//
+// A snapshot record (stage 4) compacts the log as SnapshotStorage.SaveSnapshot
+// does: the entries after lastIncludedIndex are kept if the log holds that
+// entry with that term, else the whole log is discarded; log records that
+// follow it number their entries after lastIncludedIndex. FileStore writes a
+// snapshot only into a fresh file (temporary file, synced, renamed over the
+// store, folder synced), so a store file holds at most one, right after the
+// hard state, and the log prefix it covers is gone from the file.
 //
 // Integers in the header and record headers are little-endian.
 //
@@ -33,6 +42,7 @@ const (
 	recordHeader   = 12
 	recHardState   = 1
 	recLog         = 2
+	recSnapshot    = 3
 	maxRecordSize  = 256 << 20 // a record larger than this is damage, not data
 	sectorSize     = 512       // the unit in which a disk writes, or fails to
 	minZeroTail    = 8         // see tornTail
@@ -107,24 +117,41 @@ func decodeHeader(data []byte) (mark, error) {
 // how many bytes of it are whole records (the rest is a torn last record).
 // It is what OpenFileStore uses, exposed for tools and tests.
 func DecodeStore(data []byte) (Saved, int64, error) {
-	hs, log, good, _, err := decodeStore(data)
-	return Saved{HardState: hs, Log: log}, good, err
+	st, good, _, err := decodeStore(data)
+	return st.saved(), good, err
+}
+
+// storeState is what a store file holds: the hard state, the snapshot (stage
+// 4) and the log after it, log[i] holding index snap.LastIncludedIndex+1+i.
+type storeState struct {
+	hs   HardState
+	snap Snapshot
+	log  []Entry
+}
+
+func (st storeState) saved() Saved {
+	return Saved{HardState: st.hs, Log: st.log, Snapshot: st.snap}
+}
+
+// lastIndex is the index of the last entry the state holds, or 0.
+func (st storeState) lastIndex() uint64 {
+	return st.snap.LastIncludedIndex + uint64(len(st.log))
 }
 
 // decodeStore replays the records of data. It tells a torn last record (cut
 // off: the save that wrote it never returned) from damage (refused): see
 // tornTail for the rule. It returns the state, the length of the whole
 // records, and the newest mark.
-func decodeStore(data []byte) (hs HardState, log []Entry, good int64, m mark, err error) {
+func decodeStore(data []byte) (st storeState, good int64, m mark, err error) {
 	if m, err = decodeHeader(data); err != nil {
-		return hs, nil, 0, m, err
+		return st, 0, m, err
 	}
 	size := int64(len(data))
 	if m.synced < fileHeaderSize {
-		return hs, nil, 0, m, fmt.Errorf("the header says %d bytes were synced, which no store writes: the header is damaged; restore the file from a backup, or remove it to restart this server empty", m.synced)
+		return st, 0, m, fmt.Errorf("the header says %d bytes were synced, which no store writes: the header is damaged; restore the file from a backup, or remove it to restart this server empty", m.synced)
 	}
 	if size < int64(m.synced) {
-		return hs, nil, 0, m, fmt.Errorf("the file is %d bytes long, but %d bytes had been synced to it (its header says so): it was truncated and saved state is lost; restore it from a backup, or remove it to restart this server empty (it will catch up from the leader)",
+		return st, 0, m, fmt.Errorf("the file is %d bytes long, but %d bytes had been synced to it (its header says so): it was truncated and saved state is lost; restore it from a backup, or remove it to restart this server empty (it will catch up from the leader)",
 			size, m.synced)
 	}
 	off := int64(fileHeaderSize)
@@ -133,11 +160,11 @@ func decodeStore(data []byte) (hs HardState, log []Entry, good int64, m mark, er
 			off, fmt.Sprintf(format, args...))
 	}
 	// bad is a record that does not read: torn if the rule allows, else damage.
-	bad := func(format string, args ...any) (HardState, []Entry, int64, mark, error) {
+	bad := func(format string, args ...any) (storeState, int64, mark, error) {
 		if off >= int64(m.synced) && tornTail(data, off) {
-			return hs, log, off, m, nil
+			return st, off, m, nil
 		}
-		return hs, log, off, m, damaged(format, args...)
+		return st, off, m, damaged(format, args...)
 	}
 	for off < size {
 		rest := data[off:]
@@ -157,16 +184,16 @@ func decodeStore(data []byte) (hs HardState, log []Entry, good int64, m mark, er
 		body := rest[recordHeader : recordHeader+n]
 		if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(rest[8:12]) {
 			if off+recordHeader+n < size {
-				return hs, log, off, m, damaged("fails its checksum, and records follow it")
+				return st, off, m, damaged("fails its checksum, and records follow it")
 			}
 			return bad("fails its checksum")
 		}
-		if hs, log, err = applyRecord(hs, log, body); err != nil {
-			return hs, log, off, m, fmt.Errorf("the record at offset %d: %w", off, err)
+		if err = st.applyRecord(body); err != nil {
+			return st, off, m, fmt.Errorf("the record at offset %d: %w", off, err)
 		}
 		off += recordHeader + n
 	}
-	return hs, log, off, m, nil
+	return st, off, m, nil
 }
 
 // tornTail reports whether the bytes from off to the end of data can be the
@@ -208,46 +235,74 @@ func allZero(b []byte) bool {
 }
 
 // applyRecord applies one record's body to the state.
-func applyRecord(hs HardState, log []Entry, body []byte) (HardState, []Entry, error) {
+func (st *storeState) applyRecord(body []byte) error {
 	r := &reader{b: body[1:]}
 	switch body[0] {
 	case recHardState:
 		term, vote := r.uvarint(), r.uvarint()
 		if r.err != nil || len(r.b) != 0 {
-			return hs, log, errors.New("a hard-state record that does not decode")
+			return errors.New("a hard-state record that does not decode")
 		}
 		if vote > 1<<31 {
-			return hs, log, fmt.Errorf("votedFor %d is not a node ID", vote)
+			return fmt.Errorf("votedFor %d is not a node ID", vote)
 		}
-		return HardState{CurrentTerm: term, VotedFor: NodeID(vote)}, log, nil
+		st.hs = HardState{CurrentTerm: term, VotedFor: NodeID(vote)}
+		return nil
 	case recLog:
 		from, count := r.uvarint(), r.uvarint()
 		if r.err != nil {
-			return hs, log, errors.New("a log record that does not decode")
+			return errors.New("a log record that does not decode")
 		}
-		if from < 1 || from > uint64(len(log))+1 {
-			return hs, log, fmt.Errorf("a log record from index %d, but the log ends at %d", from, len(log))
+		first := st.snap.LastIncludedIndex + 1
+		if from < first || from > st.lastIndex()+1 {
+			if from < first {
+				return fmt.Errorf("a log record from index %d, but entries up to %d are in the snapshot", from, first-1)
+			}
+			return fmt.Errorf("a log record from index %d, but the log ends at %d", from, st.lastIndex())
 		}
 		if count > uint64(len(r.b)) { // every entry takes at least two bytes
-			return hs, log, fmt.Errorf("a log record of %d entries in %d bytes", count, len(r.b))
+			return fmt.Errorf("a log record of %d entries in %d bytes", count, len(r.b))
 		}
 		// Cut in place and append: replaying a file is O(its length), not a
 		// copy of the log per record.
-		log = log[:from-1]
+		st.log = st.log[:from-first]
 		for i := uint64(0); i < count; i++ {
 			term, n := r.uvarint(), r.uvarint()
 			cmd := r.bytes(n)
 			if r.err != nil {
-				return hs, log, fmt.Errorf("entry %d of a log record does not decode", from+i)
+				return fmt.Errorf("entry %d of a log record does not decode", from+i)
 			}
-			log = append(log, Entry{Index: from + i, Term: term, Command: cmd})
+			st.log = append(st.log, Entry{Index: from + i, Term: term, Command: cmd})
 		}
 		if len(r.b) != 0 {
-			return hs, log, errors.New("a log record with bytes left over")
+			return errors.New("a log record with bytes left over")
 		}
-		return hs, log, nil
+		return nil
+	case recSnapshot:
+		index, term := r.uvarint(), r.uvarint()
+		if r.err != nil {
+			return errors.New("a snapshot record that does not decode")
+		}
+		if index == 0 || index < st.snap.LastIncludedIndex {
+			return fmt.Errorf("a snapshot through index %d, after one through %d", index, st.snap.LastIncludedIndex)
+		}
+		st.log = compactLog(st.snap, st.log, index, term)
+		st.snap = Snapshot{LastIncludedIndex: index, LastIncludedTerm: term, Data: bytes.Clone(r.b)}
+		return nil
 	}
-	return hs, log, fmt.Errorf("an unknown record type %d", body[0])
+	return fmt.Errorf("an unknown record type %d", body[0])
+}
+
+// compactLog is the log after a snapshot through index, of term term, on a
+// log that follows snap (Figure 13, receiver rules 6 and 7): the entries after
+// index if the log holds that entry with that term, else none. The entries
+// kept are in a fresh array, so the discarded ones can be freed.
+func compactLog(snap Snapshot, log []Entry, index, term uint64) []Entry {
+	k := index - snap.LastIncludedIndex // position past the kept entry, in log
+	if k <= uint64(len(log)) && (k == 0 || log[k-1].Term == term) && (k > 0 || snap.LastIncludedTerm == term) {
+		return append([]Entry(nil), log[k:]...) // rule 6: keep the entries that follow
+	}
+	return nil // rule 7: discard the entire log
 }
 
 type reader struct {
@@ -285,6 +340,18 @@ func appendHardStateRecord(b []byte, hs HardState) []byte {
 	b = append(b, recHardState)
 	b = binary.AppendUvarint(b, hs.CurrentTerm)
 	return binary.AppendUvarint(b, uint64(hs.VotedFor))
+}
+
+func appendSnapshotRecord(b []byte, snap Snapshot) []byte {
+	b = append(b, recSnapshot)
+	b = binary.AppendUvarint(b, snap.LastIncludedIndex)
+	b = binary.AppendUvarint(b, snap.LastIncludedTerm)
+	return append(b, snap.Data...)
+}
+
+// snapshotRecordSize is the bytes a snapshot record's body takes.
+func snapshotRecordSize(snap Snapshot) int64 {
+	return int64(1 + uvarintLen(snap.LastIncludedIndex) + uvarintLen(snap.LastIncludedTerm) + len(snap.Data))
 }
 
 func appendLogRecord(b []byte, from uint64, entries []Entry) []byte {

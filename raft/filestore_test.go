@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -174,7 +175,9 @@ func TestFileStoreCompacts(t *testing.T) {
 }
 
 // FuzzDecodeStore: no file content makes the decoder panic; whatever it
-// accepts is a state that encodes again to a file with the same state.
+// accepts is a state whose log follows its snapshot, index by index, and the
+// whole records decode on their own to the same state. Its seeds include
+// files with a snapshot (stage 4), before and after more log records.
 func FuzzDecodeStore(f *testing.F) {
 	valid := func(fill func(*FileStore)) []byte {
 		path := filepath.Join(f.TempDir(), "seed")
@@ -193,6 +196,18 @@ func FuzzDecodeStore(f *testing.F) {
 		_ = s.SaveLog(1, entriesFrom(1, 7, "x", "yy", ""))
 		_ = s.SaveLog(2, entriesFrom(2, 8, "z"))
 	}))
+	f.Add(valid(func(s *FileStore) {
+		_ = s.SaveHardState(HardState{CurrentTerm: 2, VotedFor: 1})
+		_ = s.SaveLog(1, entriesFrom(1, 2, "a", "b", "c"))
+		_ = s.SaveSnapshot(Snapshot{LastIncludedIndex: 2, LastIncludedTerm: 2, Data: []byte("ab")})
+	}))
+	f.Add(valid(func(s *FileStore) {
+		_ = s.SaveLog(1, entriesFrom(1, 1, "a", "b"))
+		_ = s.SaveSnapshot(Snapshot{LastIncludedIndex: 9, LastIncludedTerm: 3, Data: []byte("nine")})
+		_ = s.SaveLog(10, entriesFrom(10, 3, "j", "k"))
+		_ = s.SaveLog(11, entriesFrom(11, 4, "K"))
+		_ = s.SaveHardState(HardState{CurrentTerm: 4})
+	}))
 	f.Add([]byte(fileMagic))
 	f.Add(freshHeader()[:20])
 	f.Add([]byte("garbage"))
@@ -205,8 +220,8 @@ func FuzzDecodeStore(f *testing.F) {
 			t.Fatalf("whole records end at %d, outside the %d bytes", good, len(data))
 		}
 		for i, e := range saved.Log {
-			if e.Index != uint64(i+1) {
-				t.Fatalf("entry at position %d has index %d", i+1, e.Index)
+			if want := saved.Snapshot.LastIncludedIndex + uint64(i+1); e.Index != want {
+				t.Fatalf("entry at position %d has index %d, want %d (after a snapshot through %d)", i+1, e.Index, want, saved.Snapshot.LastIncludedIndex)
 			}
 		}
 		// Decoding what remains after cutting off the torn tail gives the same state.
@@ -228,7 +243,9 @@ func crashImage(before, after []byte, cut int64) []byte {
 }
 
 func equalSaved(a, b Saved) bool {
-	if a.HardState != b.HardState || len(a.Log) != len(b.Log) {
+	if a.HardState != b.HardState || len(a.Log) != len(b.Log) ||
+		a.Snapshot.LastIncludedIndex != b.Snapshot.LastIncludedIndex || a.Snapshot.LastIncludedTerm != b.Snapshot.LastIncludedTerm ||
+		!bytes.Equal(a.Snapshot.Data, b.Snapshot.Data) {
 		return false
 	}
 	for i := range a.Log {

@@ -75,12 +75,7 @@ func (s *InmemStore) SaveSnapshot(snap Snapshot) error {
 	if snap.LastIncludedIndex == 0 {
 		return fmt.Errorf("raft: SaveSnapshot with lastIncludedIndex 0: a snapshot covers at least entry 1")
 	}
-	k := snap.LastIncludedIndex - s.snap.LastIncludedIndex // position past the kept entry, in s.log
-	if k <= uint64(len(s.log)) && (k == 0 || s.log[k-1].Term == snap.LastIncludedTerm) && (k > 0 || s.snap.LastIncludedTerm == snap.LastIncludedTerm) {
-		s.log = append([]Entry(nil), s.log[k:]...) // rule 6: keep the entries that follow
-	} else {
-		s.log = nil // rule 7: discard the entire log
-	}
+	s.log = compactLog(s.snap, s.log, snap.LastIncludedIndex, snap.LastIncludedTerm)
 	snap.Data = append([]byte(nil), snap.Data...)
 	s.snap = snap
 	return nil
