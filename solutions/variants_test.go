@@ -23,16 +23,10 @@ import (
 // (leaving out an optimisation costs efficiency points, as it should).
 //
 // They are built like the mutants (source patches, a build overlay) and
-// graded at variantSeeds seeds per test on every test run; CI runs them at
-// 1,000 seeds (RAFTLAB_SEEDS_FACTOR=20).
-
-// knownUnfair names the one test known to fail a correct variant: stage 4's
-// CompactionChurn sometimes gives a leader backing up one entry per refusal
-// too little time to reach a follower that lost its log. It is an open defect
-// of the suite (issue 15), kept visible here rather than hidden.
-var knownUnfair = map[string]string{
-	"a follower backs up one entry per refusal": "4/CompactionChurn",
-}
+// graded at 5 seeds per test on every test run. At 1,000 seeds per test
+// (RAFTLAB_SEEDS_FACTOR=20) they take too long for CI on 2 cores; run that by
+// hand, or narrow it with $RAFTLAB_VARIANTS and $RAFTLAB_TESTS (see
+// TestCorrectVariantsPass).
 
 type variant struct {
 	name string
@@ -173,11 +167,20 @@ func TestCorrectVariantsPass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and grades every correct variant; skipped with -short")
 	}
-	names := make([]string, len(variants))
-	for i, v := range variants {
+	// $RAFTLAB_VARIANTS, if set, keeps only the variants whose name contains
+	// it (and $RAFTLAB_TESTS, read by the program, only the tests it lists):
+	// for a long run of one variant on one test, e.g.
+	//   RAFTLAB_VARIANTS='one entry per refusal' RAFTLAB_TESTS=4/CompactionChurn RAFTLAB_SEEDS_FACTOR=20 go test -run CorrectVariants ./solutions/
+	chosen := variants
+	if only := os.Getenv("RAFTLAB_VARIANTS"); only != "" {
+		chosen = slices.DeleteFunc(slices.Clone(variants), func(v variant) bool { return !strings.Contains(v.name, only) })
+		require.NotEmpty(t, chosen, "no correct variant's name contains $RAFTLAB_VARIANTS=%q", only)
+	}
+	names := make([]string, len(chosen))
+	for i, v := range chosen {
 		names[i] = v.name
 	}
-	out := buildAndRun(t, "variants", names, func(i int) []patch { return variants[i].patches }, variantMain)
+	out := buildAndRun(t, "variants", names, func(i int) []patch { return chosen[i].patches }, variantMain)
 	results := map[string]variantResult{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<24)
@@ -189,7 +192,7 @@ func TestCorrectVariantsPass(t *testing.T) {
 	require.NoError(t, sc.Err())
 	t.Logf("| correct variant | why it is Raft | correctness | efficiency budgets exceeded (failing seeds) |")
 	t.Logf("|---|---|---|---|")
-	for i, v := range variants {
+	for i, v := range chosen {
 		r, ok := results[fmt.Sprintf("v%02d", i)]
 		require.True(t, ok, "no result for variant %q", v.name)
 		seeds, passed, tests := 0, 0, 0
@@ -197,12 +200,7 @@ func TestCorrectVariantsPass(t *testing.T) {
 		for _, tr := range r.Tests {
 			tests++
 			seeds = max(seeds, tr.Seeds)
-			if tr.Correctness > 0 && knownUnfair[v.name] == tr.Test {
-				// An open defect of the suite, not of the variant: logged, and
-				// the README's variants table says so.
-				t.Logf("KNOWN UNFAIR (open): correct variant %q fails %s at %d of %d seeds; the first:\n%s",
-					v.name, tr.Test, tr.Correctness, tr.Seeds, tr.Report)
-			} else if tr.Correctness > 0 {
+			if tr.Correctness > 0 {
 				t.Errorf("correct variant %q (%s) failed %s for correctness at %d of %d seeds; the first:\n%s",
 					v.name, v.why, tr.Test, tr.Correctness, tr.Seeds, tr.Report)
 			} else {
@@ -229,7 +227,9 @@ import (
 	"encoding/json"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -261,8 +261,16 @@ func main() {
 %s	}
 	type job struct{ v, t int }
 	var tests []*grade.Test
+	only := strings.Split(os.Getenv("RAFTLAB_TESTS"), ",")
 	for _, st := range grade.Stages {
-		tests = append(tests, grade.Tests(st.Number)...)
+		for _, t := range grade.Tests(st.Number) {
+			if only[0] == "" || slices.Contains(only, t.ID()) {
+				tests = append(tests, t)
+			}
+		}
+	}
+	if len(tests) == 0 {
+		panic("no graded test is named in $RAFTLAB_TESTS=" + os.Getenv("RAFTLAB_TESTS"))
 	}
 	results := make([][]testResult, len(impls))
 	elapsed := make([]time.Duration, len(impls))
