@@ -49,12 +49,15 @@ type Live struct {
 	opts  LiveOptions
 	start time.Time
 
-	mu      sync.Mutex
-	merge   *merger
-	view    *lab.View
-	history []raft.Event
-	paused  bool
-	viewers map[*liveViewer]bool
+	mu       sync.Mutex
+	merge    *merger
+	view     *lab.View
+	history  []raft.Event
+	paused   bool
+	pausedAt time.Duration // the timeline's time when it was paused
+	viewers  map[*liveViewer]bool
+	flights  liveFlights
+	sent     sentMessages
 }
 
 // liveHistory bounds the timeline kept for new viewers.
@@ -73,10 +76,14 @@ func NewLive(opts LiveOptions) *Live {
 // Add queues an event of the process of server src.
 func (l *Live) Add(src raft.NodeID, e WallEvent) {
 	switch e.Event.Kind {
-	case raft.EvSend, raft.EvDeliver, raft.EvDrop, raft.EvPartition:
-		// Messages are not drawn in real time (a send and its delivery happen
-		// in two processes); partitions are reported by the cluster as a whole.
+	case raft.EvPartition, raft.EvRestart:
+		// Partitions and restarts are reported by the cluster as a whole
+		// (Note): a process's own start comes before anyone listens to it.
 		return
+	case raft.EvSend, raft.EvDeliver, raft.EvDrop:
+		if e.Event.Msg == nil {
+			return
+		}
 	}
 	e.Event.Node = src
 	l.mu.Lock()
@@ -107,8 +114,9 @@ func (l *Live) Run(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			l.mu.Lock()
-			evs := l.merge.pop(now)
+			evs := l.flights.match(l.merge.pop(now), now)
 			for i := range evs {
+				l.sent.note(&evs[i])
 				l.view.Fold(&evs[i])
 				if timelineKinds[evs[i].Kind] {
 					l.history = append(l.history, evs[i])
@@ -129,12 +137,20 @@ func (l *Live) Run(ctx context.Context) {
 }
 
 func (l *Live) eventsFrame(evs []raft.Event) []byte {
-	var none sentMessages
-	return eventsFrame(evs, &none, leaderMarkOf(l.view))
+	return eventsFrame(evs, &l.sent, leaderMarkOf(l.view))
+}
+
+// now is the timeline's present: the wall time up to which the merged
+// events are placed (Lag behind the wall clock), or the time of the pause.
+func (l *Live) now() time.Duration {
+	if l.paused {
+		return l.pausedAt
+	}
+	return max(0, time.Since(l.start)-l.opts.Lag)
 }
 
 func (l *Live) clock() clock {
-	t := time.Since(l.start)
+	t := l.now()
 	return clock{Time: t, Seq: l.view.Seq, Paused: l.paused, Speed: 1, Live: true, Horizon: mark{Time: t, Seq: l.view.Seq}}
 }
 
@@ -177,6 +193,48 @@ func errRealTime(what string) error {
 	return fmt.Errorf("%s is unavailable in real time: these are real processes on the wall clock (run raftviz without cluster for a simulated cluster you can %s)", what, what)
 }
 
+// realTimeOps are the commands a live session refuses, each with the
+// words of its refusal (errRealTime); "message" stands for hold, release,
+// discard and duplicate.
+var realTimeOps = []struct{ op, what string }{
+	{"step", "stepping one event"},
+	{"seek", "going back in time"},
+	{"speed", "changing the speed"},
+	{"timeout", "forcing a timeout"},
+	{"network", "changing the simulated network"},
+	{"reset", "a reset with a seed"},
+	{"scenario", "playing a scenario"},
+	{"message", "controlling one message"},
+}
+
+// liveHello is the hello of a live session: the simulator's, and RealTime,
+// which tells the page that it shows real processes, and why each control
+// of a simulation is unavailable (the server's own refusal, word for word).
+type liveHello struct {
+	helloFrame
+	RealTime *realTime `json:"realTime"`
+}
+
+type realTime struct {
+	// Unavailable: for each refused command, the error it gets.
+	Unavailable map[string]string `json:"unavailable"`
+	// Pause says what pause does here.
+	Pause string `json:"pause"`
+	// Messages says how the messages drawn are chosen.
+	Messages string `json:"messages"`
+}
+
+const livePauseText = "the timeline is paused; the servers run on"
+
+func realTimeInfo() *realTime {
+	rt := &realTime{Unavailable: map[string]string{}, Pause: livePauseText,
+		Messages: "real servers exchange tens of messages a second: each server reports, of each kind of message on each link, the first of every 250 ms, and the page draws those on their way (slowed to be seen: a message on one machine takes about a millisecond)"}
+	for _, o := range realTimeOps {
+		rt.Unavailable[o.op] = errRealTime(o.what).Error()
+	}
+	return rt
+}
+
 // do carries out one command of the page.
 func (l *Live) do(ctx context.Context, c Command) (string, error) {
 	cl := l.opts.Cluster
@@ -196,6 +254,9 @@ func (l *Live) do(ctx context.Context, c Command) (string, error) {
 	switch c.Op {
 	case "pause", "resume":
 		l.mu.Lock()
+		if c.Op == "pause" && !l.paused {
+			l.pausedAt = l.now()
+		}
 		l.paused = c.Op == "pause"
 		if !l.paused {
 			for v := range l.viewers {
@@ -204,7 +265,7 @@ func (l *Live) do(ctx context.Context, c Command) (string, error) {
 		}
 		l.mu.Unlock()
 		if c.Op == "pause" {
-			return "the timeline is paused; the servers run on", nil
+			return livePauseText, nil
 		}
 		return "", nil
 	case "crash":
@@ -225,23 +286,23 @@ func (l *Live) do(ctx context.Context, c Command) (string, error) {
 		return cl.Partition(nil)
 	case "propose":
 		return cl.Propose(ctx, c.Node, c.Text)
-	case "step":
-		return "", errRealTime("stepping one event")
 	case "seek", "live":
-		return "", errRealTime("going back in time")
-	case "speed":
-		return "", errRealTime("changing the speed")
-	case "timeout":
-		return "", errRealTime("forcing a timeout")
-	case "network":
-		return "", errRealTime("changing the simulated network")
-	case "reset":
-		return "", errRealTime("a reset with a seed")
-	case "scenario":
-		return "", errRealTime("playing a scenario")
+		return "", refusedInRealTime("seek")
+	case "step", "speed", "timeout", "network", "reset", "scenario":
+		return "", refusedInRealTime(c.Op)
 	default:
-		return "", errRealTime("controlling one message")
+		return "", refusedInRealTime("message")
 	}
+}
+
+// refusedInRealTime is the refusal of command op (one of realTimeOps).
+func refusedInRealTime(op string) error {
+	for _, o := range realTimeOps {
+		if o.op == op {
+			return errRealTime(o.what)
+		}
+	}
+	return errRealTime("this command")
 }
 
 // NewLiveHandler returns the routes of a live session: the same page,
@@ -294,8 +355,9 @@ func (v *liveViewer) queue(frame []byte) {
 func (l *Live) serveViewer(ctx context.Context, conn *websocket.Conn) {
 	v := &liveViewer{conn: conn, send: make(chan []byte, sendQueue), closed: make(chan struct{})}
 	l.mu.Lock()
-	v.queue(encode(helloFrame{Type: "hello", Version: ProtocolVersion, Impl: l.opts.Impl, Control: true, Scenarios: []scenarioInfo{},
-		Warning: "real processes: seek, step, speed and scenarios are unavailable in real time; pause stops the timeline, not the servers"}))
+	v.queue(encode(liveHello{helloFrame: helloFrame{Type: "hello", Version: ProtocolVersion, Impl: l.opts.Impl, Control: true, Scenarios: []scenarioInfo{},
+		Warning: "real processes: seek, step, speed and scenarios are unavailable in real time; pause stops the timeline, not the servers"},
+		RealTime: realTimeInfo()}))
 	v.queue(l.stateFrame("hello"))
 	l.viewers[v] = true
 	l.mu.Unlock()

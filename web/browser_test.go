@@ -74,10 +74,7 @@ type pageOptions struct {
 
 func openPageWith(t testing.TB, opts visualizer.SessionOptions, po pageOptions) *page {
 	t.Helper()
-	if po.width == 0 {
-		po.width, po.height = 1600, 900
-	}
-	exe := chromiumPath(t)
+	chromiumPath(t) // skips before a session is made, if there is no chromium
 	if opts.Impl.New == nil {
 		opts.Impl = lab.Implementation{Name: "solutions", New: solutions.New}
 	}
@@ -86,7 +83,24 @@ func openPageWith(t testing.TB, opts visualizer.SessionOptions, po pageOptions) 
 	sctx, stop := context.WithCancel(context.Background())
 	go session.Run(sctx)
 	srv := httptest.NewServer(visualizer.NewHandler(visualizer.ServerOptions{Session: session, Static: web.Static(), Token: po.token}))
+	t.Cleanup(func() {
+		srv.Close()
+		stop()
+		<-session.Done()
+	})
+	p := openBrowser(t, srv.URL, po)
+	p.session = session
+	return p
+}
 
+// openBrowser opens the page at url (a raftviz server's address, without
+// its path) in a new headless chromium.
+func openBrowser(t testing.TB, url string, po pageOptions) *page {
+	t.Helper()
+	if po.width == 0 {
+		po.width, po.height = 1600, 900
+	}
+	exe := chromiumPath(t)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
@@ -103,13 +117,10 @@ func openPageWith(t testing.TB, opts visualizer.SessionOptions, po pageOptions) 
 		chromedp.WindowSize(po.width, po.height),
 	)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	p := &page{t: t, ctx: ctx, session: session}
+	p := &page{t: t, ctx: ctx}
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc()
-		srv.Close()
-		stop()
-		<-session.Done()
 	})
 	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
@@ -123,10 +134,10 @@ func openPageWith(t testing.TB, opts visualizer.SessionOptions, po pageOptions) 
 			p.mu.Unlock()
 		}
 	}))
-	p.url = srv.URL
+	p.url = url
 	// The viewport is the page's whole window, as on a projector.
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(int64(po.width), int64(po.height))))
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"+po.query)))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+"/"+po.query)))
 	t.Cleanup(func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()

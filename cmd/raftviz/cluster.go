@@ -317,13 +317,31 @@ func (c *procCluster) Restart(id raft.NodeID) (string, error) {
 	if id < 1 || int(id) > len(c.cfg.Peers) {
 		return "", fmt.Errorf("there is no server %v", id)
 	}
+	if c.pid(id) != 0 {
+		return "", fmt.Errorf("%v is already running (pid %d)", id, c.pid(id))
+	}
+	// Noted before the process starts, so that the page places the restart
+	// before anything the new process reports (its state, when the page's
+	// event stream reaches it: see tracedNode.whole).
+	if c.live != nil {
+		c.live.Note(raft.Event{Kind: raft.EvRestart, Node: id, Text: "process started from its folder"})
+	}
 	if err := c.startNode(id); err != nil {
+		c.noteDown(id, "did not start")
 		return "", err
 	}
 	if err := c.waitUp(context.Background(), c.cfg.Peers[id-1]); err != nil {
+		c.noteDown(id, "did not answer")
 		return "", err
 	}
 	return fmt.Sprintf("%v started again from its folder (pid %d)", id, c.pid(id)), nil
+}
+
+// noteDown tells the page that server id is down after all.
+func (c *procCluster) noteDown(id raft.NodeID, why string) {
+	if c.live != nil {
+		c.live.Note(raft.Event{Kind: raft.EvCrash, Node: id, Text: why})
+	}
 }
 
 // Partition tells every running server which peers it is cut off from:
@@ -383,6 +401,13 @@ func (c *procCluster) Partition(groups [][]raft.NodeID) (string, error) {
 			for _, g := range order {
 				gs = append(gs, byGroup[g])
 			}
+		} else {
+			// Healed: one group of every server, as the simulator says it.
+			var all []raft.NodeID
+			for _, p := range c.cfg.Peers {
+				all = append(all, p.ID)
+			}
+			gs = [][]raft.NodeID{all}
 		}
 		c.live.Note(raft.Event{Kind: raft.EvPartition, Groups: gs})
 	}

@@ -37,6 +37,10 @@ type eventHub struct {
 	boot  time.Time
 	seq   atomic.Uint64
 	nsubs atomic.Int32
+	// fresh is set when a subscriber comes: the node then reports its
+	// whole state once (tracedNode.changes), so that a viewer who joins
+	// late — or after a restart — sees it, not only what changes after.
+	fresh atomic.Bool
 
 	mu   sync.Mutex
 	subs map[chan []byte]bool
@@ -89,6 +93,7 @@ func (h *eventHub) subscribe() chan []byte {
 	defer h.mu.Unlock()
 	h.subs[c] = true
 	h.nsubs.Add(1)
+	h.fresh.Store(true)
 	return c
 }
 
@@ -162,6 +167,8 @@ type tracedEnv struct {
 	inner raft.Env
 	hub   *eventHub
 	cut   *cutSet
+	// sent, received and dropped sample the message events (see msgSampler).
+	sent, received, dropped msgSampler
 }
 
 // traced wraps newNode so that its nodes report to hub and honour cut.
@@ -186,7 +193,7 @@ func (n *tracedNode) Tick() {
 }
 
 func (n *tracedNode) Step(m raft.Message) {
-	if n.env.hub.active() {
+	if n.env.hub.active() && n.env.received.report(m.From, m, time.Now()) {
 		mc := m.Clone()
 		n.env.hub.emit(raft.Event{Kind: raft.EvDeliver, Msg: &mc})
 	}
@@ -217,6 +224,9 @@ func (n *tracedNode) changes() {
 		return
 	}
 	st, old := n.inner.Status(), n.last
+	if n.env.hub.fresh.Swap(false) {
+		n.whole(st)
+	}
 	st.Log, st.Progress = nil, nil
 	n.last = st
 	emit := n.env.hub.emit
@@ -234,15 +244,37 @@ func (n *tracedNode) changes() {
 	}
 }
 
+// maxWholeLog bounds the log reported to a new subscriber: a longer one is
+// reported from its newest maxWholeLog entries only when they are appended.
+const maxWholeLog = 10_000
+
+// whole reports the node's whole state, as events from an empty server.
+func (n *tracedNode) whole(st raft.Status) {
+	emit := n.env.hub.emit
+	emit(raft.Event{Kind: raft.EvTerm, Term: st.Term})
+	emit(raft.Event{Kind: raft.EvVote, Term: st.Term, Vote: st.VotedFor})
+	emit(raft.Event{Kind: raft.EvRole, Term: st.Term, Role: st.Role, Leader: st.Leader})
+	if st.SnapshotIndex > 0 {
+		emit(raft.Event{Kind: raft.EvSnapshot, Index: st.SnapshotIndex, Term: st.SnapshotTerm})
+	}
+	if len(st.Log) > 0 && len(st.Log) <= maxWholeLog {
+		emit(raft.Event{Kind: raft.EvLog, Index: st.SnapshotIndex + 1, Entries: cloneEntries(st.Log)})
+	}
+	emit(raft.Event{Kind: raft.EvCommit, Index: st.CommitIndex})
+	if st.LastApplied > 0 {
+		emit(raft.Event{Kind: raft.EvApply, Index: st.LastApplied})
+	}
+}
+
 func (e *tracedEnv) Send(m raft.Message) {
 	if e.cut.has(m.To) {
-		if e.hub.active() {
+		if e.hub.active() && e.dropped.report(m.To, m, time.Now()) {
 			mc := m.Clone()
 			e.hub.emit(raft.Event{Kind: raft.EvDrop, Msg: &mc, Text: "cut off (admin endpoint)"})
 		}
 		return
 	}
-	if e.hub.active() {
+	if e.hub.active() && e.sent.report(m.To, m, time.Now()) {
 		mc := m.Clone()
 		e.hub.emit(raft.Event{Kind: raft.EvSend, Msg: &mc})
 	}
@@ -279,6 +311,48 @@ func (e *tracedEnv) Logf(format string, args ...any) {
 		e.hub.emit(raft.Event{Kind: raft.EvNote, Text: fmt.Sprintf(format, args...)})
 	}
 	e.inner.Logf(format, args...)
+}
+
+// msgSampleEvery is the period of the message sample: of each kind of
+// message on each link, the first one of every such period of wall time is
+// reported (sent, delivered or dropped), the others are not.
+const msgSampleEvery = 250 * time.Millisecond
+
+// msgSampler bounds the message events a server reports, so that a fast
+// cluster (a 1 ms heartbeat, a load of thousands of writes a second) cannot
+// flood its event stream or the page: on each link, of each kind of message
+// (RequestVote, its reply, a heartbeat, an AppendEntries with entries, a
+// successful reply, a refused one, InstallSnapshot, its reply), only the
+// first of each msgSampleEvery of wall time is reported. A server thus
+// reports at most 8·(N−1)/0.25 s = 32·(N−1) sends a second, and as many
+// deliveries. The sender and the receiver apply the same rule to the same
+// message, a millisecond apart on one machine, so they mostly report the
+// same one, which the page then draws on its way: a sample of the traffic,
+// not all of it (a message's text still says exactly what it carried).
+type msgSampler struct {
+	last map[samplerKey]int64 // the period in which a message of the key was last reported
+}
+
+type samplerKey struct {
+	peer raft.NodeID
+	kind uint8
+}
+
+// report says whether m, to or from peer, is reported at now.
+func (s *msgSampler) report(peer raft.NodeID, m raft.Message, now time.Time) bool {
+	if s.last == nil {
+		s.last = map[samplerKey]int64{}
+	}
+	kind := uint8(m.Type) << 1
+	if (m.Type == raft.AppendEntries && len(m.Entries) > 0) || (m.Type == raft.AppendEntriesReply && !m.Success) {
+		kind |= 1
+	}
+	k, period := samplerKey{peer, kind}, now.UnixNano()/int64(msgSampleEvery)
+	if last, ok := s.last[k]; ok && last == period {
+		return false
+	}
+	s.last[k] = period
+	return true
 }
 
 func cloneEntries(es []raft.Entry) []raft.Entry {

@@ -29,9 +29,12 @@ export class Controller {
       case 'hello':
         this.hello = f;
         this.control = f.control;
+        this.realtime = f.realTime || null;
+        m.realtime = this.realtime;
         document.body.classList.toggle('watch-only', !f.control);
         document.body.classList.remove('offline');
-        this.timeline.enabled = f.control;
+        this.timeline.enabled = f.control && !this.realtime;
+        if (this.realtime) this.showRealTime(this.realtime);
         this.fillScenarios(f.scenarios || []);
         this.showTodo(f.todo || []);
         $('watching').textContent = f.control ? '' : watchOnlyNote(f.watchers);
@@ -40,7 +43,8 @@ export class Controller {
       case 'state':
         this.stats.states++;
         m.load(f);
-        $('seed').value = f.seed;
+        // Real processes have no seed: the box stays empty, never "0".
+        $('seed').value = this.realtime ? '' : f.seed;
         $('nodes').value = f.nodes.length;
         if (m.violations.length) this.violationBanner(); else $('banner').classList.add('hidden');
         this.syncControls();
@@ -98,7 +102,8 @@ export class Controller {
     $('btn-pause').textContent = m.paused ? 'Resume' : 'Pause';
     $('btn-live').disabled = m.live;
     const sp = $('speed');
-    if (document.activeElement !== sp) {
+    if (this.realtime) $('btn-live').disabled = true;
+    else if (document.activeElement !== sp) {
       let best = sp.options[0];
       for (const o of sp.options) if (Math.abs(Math.log(+o.value / m.speed)) < Math.abs(Math.log(+best.value / m.speed))) best = o;
       if (sp.value !== best.value) sp.value = best.value;
@@ -106,6 +111,77 @@ export class Controller {
     const loss = m.network.loss || 0;
     if (document.activeElement !== $('loss')) $('loss').value = loss;
     $('loss-out').textContent = Math.round(loss * 100) + '%';
+  }
+
+  // showRealTime shows the page of a cluster of real processes: each control
+  // of a simulation is disabled, with the server's own sentence saying why —
+  // as its tooltip, as its accessible description, and in the note above.
+  showRealTime(rt) {
+    document.body.classList.add('realtime');
+    const why = rt.unavailable || {};
+    const box = $('why');
+    const off = (el, op) => {
+      const text = why[op] || 'unavailable in real time';
+      let d = document.getElementById('why-' + op);
+      if (!d) {
+        d = document.createElement('span');
+        d.id = 'why-' + op;
+        box.appendChild(d);
+      }
+      d.textContent = text;
+      if (el.tagName === 'A') {
+        el.removeAttribute('href');
+        el.setAttribute('role', 'link');
+        el.setAttribute('aria-disabled', 'true');
+      } else {
+        el.disabled = true;
+      }
+      el.title = text;
+      el.setAttribute('aria-describedby', 'why-' + op);
+    };
+    off($('btn-step'), 'step');
+    const real = document.createElement('option');
+    real.value = 'real'; real.textContent = 'real time';
+    $('speed').appendChild(real);
+    $('speed').value = 'real';
+    off($('speed'), 'speed');
+    off($('btn-live'), 'seek');
+    off($('scenario'), 'scenario');
+    off($('btn-scenario'), 'scenario');
+    off($('seed'), 'reset');
+    off($('nodes'), 'reset');
+    off(document.querySelector('#reset-form button[type=submit]'), 'reset');
+    off($('loss'), 'network');
+    off(document.querySelector('#node-view button[data-act=timeout]'), 'timeout');
+    for (const b of document.querySelectorAll('#msg-view button[data-msg-act]')) off(b, 'message');
+    why.trace = 'a run of real processes is not recorded as a trace: it cannot be replayed event for event (the simulator\'s runs can)';
+    off($('btn-trace'), 'trace');
+    off($('timeline'), 'seek');
+    $('timeline').setAttribute('aria-label', 'Timeline of the real servers, in wall time. ' + (why.seek || ''));
+    $('seed').placeholder = '—';
+    $('btn-pause').title = 'Pause or resume the timeline view (Space): ' + (rt.pause || 'the servers run on');
+    const title = (sel, t) => { const b = document.querySelector(sel); if (b) b.title = t; };
+    title('#node-view button[data-act=crash]', 'kill -9 this server\'s process (C: the leader\'s)');
+    title('#node-view button[data-act=restart]', 'Start its process again from its folder (R)');
+    title('#node-view button[data-act=isolate]', 'Cut it off from the others, in the servers\' transports');
+    title('#btn-partition', 'Pick the servers of one side, then Cut: the links are cut in the servers\' transports');
+    const note = $('realtime');
+    note.replaceChildren();
+    const b = document.createElement('b');
+    b.textContent = 'Real processes on the wall clock. ';
+    note.append(b, 'Pause stops this timeline view, not the servers: they run on. ' +
+      'Stepping, speed, going back in time, forcing a timeout, scenarios, a seed and the network\'s loss belong to the simulator: ' +
+      'they are shown unavailable (hover one to read why). Crash is kill -9; Restart starts the process from its folder. ');
+    const small = document.createElement('span');
+    small.className = 'hint';
+    small.textContent = 'Messages: ' + (rt.messages || '');
+    note.append(small);
+    note.classList.remove('hidden');
+  }
+
+  // refuseHere says why a key's control is unavailable in real time.
+  refuseHere(op) {
+    this.toast((this.realtime.unavailable || {})[op] || 'unavailable in real time', true);
   }
 
   // ---- picking ---------------------------------------------------------------
@@ -202,7 +278,7 @@ export class Controller {
       clearTimeout(lossTimer);
       lossTimer = setTimeout(() => this.send({ op: 'network', knob: 'loss', value: +e.target.value }), 150);
     });
-    on('btn-trace', 'click', e => this.downloadTrace(e));
+    on('btn-trace', 'click', e => { if (this.realtime) { e.preventDefault(); return; } this.downloadTrace(e); });
     on('btn-heal', 'click', () => this.send({ op: 'heal' }));
     on('btn-partition', 'click', () => this.startPartition());
     on('btn-cut', 'click', () => this.cut());
@@ -247,6 +323,11 @@ export class Controller {
       t: () => this.timeoutPicked(),
       p: () => $('propose-text').focus(),
     };
+    if (this.realtime && this.control && (k === 'ArrowRight' || k === 't')) {
+      this.refuseHere(k === 't' ? 'timeout' : 'step');
+      e.preventDefault();
+      return;
+    }
     if (k === '?') this.toggleHelp();
     else if (k === 'l') this.toggleLarge();
     else if (/^[1-9]$/.test(k) && +k <= this.model.nodes.length) this.pick({ kind: 'node', id: +k });

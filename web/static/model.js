@@ -13,6 +13,9 @@ const MAX_SEGMENTS = 4000; // per server
 const MAX_MARKS = 20000;   // all servers together
 const MAX_INFLIGHT = 2000;
 const MAX_RECENT = 40;
+// A real message on one machine takes about a millisecond: in real time
+// (raftviz cluster) each is drawn on its way for this long, to be seen.
+const LIVE_FLIGHT = 400e6;
 
 export class Model {
   constructor() {
@@ -29,6 +32,7 @@ export class Model {
     this.horizon = { t: 0, seq: 0 };
     this.impl = '';
     this.seed = 0;
+    this.realtime = null;    // real processes (raftviz cluster): what is unavailable, and why
     this.nodes = [];
     this.groups = [];
     this.network = {};
@@ -95,11 +99,16 @@ export class Model {
       case 'save-log': n.savedLog = e.index - 1 + (e.entries || []).length; break;
       case 'send':
         if (this.inflight.size < MAX_INFLIGHT) {
-          this.inflight.set(keyOf(e.key, e.msg, e.arrive), { key: e.key, msg: e.msg, say: e.say, sent: e.t, arrive: e.arrive, held: false, heldAt: null });
+          // In real time a send's arrival is not known: the message is
+          // drawn on its way for LIVE_FLIGHT, and its deliver marks it.
+          const arrive = e.arrive || e.t + LIVE_FLIGHT;
+          this.inflight.set(keyOf(e.key, e.msg, arrive), { key: e.key, msg: e.msg, say: e.say, sent: e.t, arrive, held: false, heldAt: null });
         }
         break;
       case 'deliver': {
-        if (e.text !== 'duplicate') this.inflight.delete(keyOf(e.key, e.msg, e.t));
+        const f = this.realtime && this.inflight.get(keyOf(e.key, e.msg, e.t));
+        if (f) f.delivered = e.t; // it finishes its drawn way, then goes
+        else if (e.text !== 'duplicate') this.inflight.delete(keyOf(e.key, e.msg, e.t));
         const m = e.msg, v = this.votes.get(m.to);
         if (m.type === 'RequestVoteReply' && m.voteGranted && v && v.term === m.term) v.from.add(m.from);
         break;
@@ -121,7 +130,7 @@ export class Model {
         // As lab.View: a restarted server begins from nothing but what it saved.
         Object.assign(n, { up: true, role: 'follower', term: 0, votedFor: 0, leader: 0, commitIndex: 0, lastApplied: 0, log: [] });
         break;
-      case 'partition': this.groups = e.groups; break;
+      case 'partition': this.groups = e.groups || []; break;
       case 'network': this.network = withKnob(this.network, e.knob, e.value); break;
       case 'violation': this.violations.push({ rule: e.rule, t: e.t, node: e.node, cause: e.cause, text: e.text, seq: e.seq }); break;
     }

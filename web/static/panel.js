@@ -47,7 +47,12 @@ export class PanelView {
     for (const [k, v] of Object.entries(m)) if (k !== 'entries') row(k, String(v));
     if (m.entries) row('entries', m.entries.map(e => `${e.index}/${e.term} ${cmd(e)}`).join('\n') || '(none: heartbeat)');
     row('sent at', fmtTime(f.sent));
-    row('arrives at', fmtTime(f.arrive));
+    if (this.model.realtime) {
+      // A real network says when a message arrived only once it has.
+      row('delivered', f.delivered !== undefined ? `at ${fmtTime(f.delivered)}, ${Math.max(0, (f.delivered - f.sent) / 1e6).toFixed(1)} ms after it was sent (drawn slowed down)` : 'not yet known: a real network tells only when it delivers');
+    } else {
+      row('arrives at', fmtTime(f.arrive));
+    }
   }
 
   // update refreshes what the panel shows; cheap when nothing changed.
@@ -86,7 +91,7 @@ export class PanelView {
     this.updateProgress(n);
     for (const b of document.querySelectorAll('#node-view button[data-act]')) {
       const act = b.dataset.act;
-      b.disabled = act === 'restart' ? n.up : !n.up || (act === 'timeout' && n.role === 'leader');
+      b.disabled = act === 'restart' ? n.up : !n.up || (act === 'timeout' && (n.role === 'leader' || !!m.realtime));
     }
   }
 
@@ -101,7 +106,7 @@ export class PanelView {
     if (tag.textContent !== state) tag.textContent = state;
     const can = { hold: !!f && !f.held, release: !!f && f.held, discard: !!f, duplicate: !!f };
     for (const b of document.querySelectorAll('#msg-view button[data-msg-act]')) {
-      const off = !can[b.dataset.msgAct] || !f.key;
+      const off = !can[b.dataset.msgAct] || !f.key || !!this.model.realtime;
       if (b.disabled !== off) b.disabled = off;
     }
   }
@@ -166,7 +171,11 @@ export class PanelView {
   info(vt, hello) {
     if (!hello) return;
     const m = this.model;
-    const parts = [
+    const parts = m.realtime ? [
+      `<b>${escapeHTML(m.impl)}</b> · ${m.nodes.length} real server processes`,
+      `<span id="clock">${fmtTime(vt)}</span>`,
+      m.paused ? '<span class="tag paused">view paused — the servers run on</span>' : '<span class="tag live">real time</span>',
+    ] : [
       `<b>${escapeHTML(m.impl)}</b> · seed ${m.seed} · ${m.nodes.length} servers`,
       `<span id="clock">${fmtTime(vt)}</span>`,
       m.live ? (m.paused ? '<span class="tag paused">paused</span>' : `<span class="tag live">live ${m.speed}×</span>`)
