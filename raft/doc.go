@@ -105,6 +105,27 @@
 // `raftviz node` is such a server, with a key/value API; `raftviz cluster`
 // starts several on one machine.
 //
+// # Log compaction
+//
+// By default a Runtime never compacts: every entry stays in the node's log
+// and in the store, and Applied gives the entries to whoever reads it. To
+// bound them (section 7 of the Raft paper; stage 4 of the lab), give the
+// server a StateMachine with SetStateMachine before Start, and set
+// RuntimeOptions.SnapshotEvery to N: the runtime then applies each committed
+// entry to the state machine itself, and each time it has applied N entries
+// past its last snapshot it hands the node the state machine's Snapshot
+// (Compactor); the node discards its log through that index and saves the
+// snapshot to its SnapshotStorage — OpenFileStore rewrites its file to the
+// hard state, the snapshot and the log after it. A follower behind the
+// leader's snapshot receives it in InstallSnapshot, and the runtime
+// Restores its state machine from it; a restart restores it from the stored
+// snapshot, then applies the log after it. The default is off because only
+// the program knows its state machine, and because a node must implement
+// stage 4 for it: a node written for stages 1–3 is never handed a snapshot
+// under the default options. kv.NewService is such a state machine (the map
+// and its client table); `raftviz node` snapshots every 1,000 entries
+// (-snapshot-every), when its implementation has begun stage 4.
+//
 // How this API differs from hashicorp/raft's, and why:
 //
 //   - NewRaft takes the implementation (a Constructor) as an argument,

@@ -41,6 +41,11 @@ type Runtime struct {
 	rpcsRefused  atomic.Uint64
 	inboxDropped atomic.Uint64
 
+	sm            StateMachine // nil: entries go to Applied (see SetStateMachine)
+	snapshotEvery uint64
+	snapshots     atomic.Uint64
+	restores      atomic.Uint64
+
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error
@@ -87,6 +92,15 @@ type RuntimeOptions struct {
 	// it takes no message, tick or proposal until one is read. No entry is
 	// ever dropped.
 	AppliedBuffer int
+	// SnapshotEvery, if not 0, has the server compact its log (stage 4,
+	// section 7 of the Raft paper) each time its state machine has applied
+	// SnapshotEvery entries past its last snapshot: the runtime takes the
+	// state machine's snapshot and hands it to the node, which discards its
+	// log through that index. It needs a StateMachine (SetStateMachine), a
+	// node that implements Compactor, and a SnapshotStorage (NewInmemStore
+	// and OpenFileStore are). 0, the default, never compacts: the log and
+	// the store grow with every entry. See the package documentation.
+	SnapshotEvery uint64
 }
 
 // LeaderInfo is what WatchLeader reports: the leader a server knows of and
@@ -134,13 +148,14 @@ func NewRaft(cfg Config, newNode Constructor, store Storage, transport Transport
 	}
 	return &Runtime{
 		cfg: cfg, newNode: newNode, store: store, transport: transport,
-		inbox:     make(chan Message, opts.InboxSize),
-		proposals: make(chan proposal),
-		statuses:  make(chan chan Status),
-		applied:   make(chan Entry, opts.AppliedBuffer),
-		leader:    LeaderInfo{ID: None},
-		done:      make(chan struct{}),
-		logf:      logf,
+		inbox:         make(chan Message, opts.InboxSize),
+		proposals:     make(chan proposal),
+		statuses:      make(chan chan Status),
+		applied:       make(chan Entry, opts.AppliedBuffer),
+		leader:        LeaderInfo{ID: None},
+		done:          make(chan struct{}),
+		logf:          logf,
+		snapshotEvery: opts.SnapshotEvery,
 	}, nil
 }
 
@@ -156,10 +171,13 @@ func (r *Runtime) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("raft: loading the server's state: %w", err)
 	}
-	r.started = true
 	var seed [16]byte
 	_, _ = crand.Read(seed[:]) // crypto/rand.Read never fails on supported platforms
 	env := &runtimeEnv{r: r, ctx: ctx, rng: rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))}
+	if err := r.startStateMachine(saved, env); err != nil {
+		return err
+	}
+	r.started = true
 	node := r.newNode(r.cfg, saved, env)
 	if node == nil {
 		return errors.New("raft: the constructor returned a nil Node")
@@ -184,11 +202,17 @@ type RuntimeStats struct {
 	RPCsRefused uint64
 	// InboxDropped counts messages dropped because the node's inbox was full.
 	InboxDropped uint64
+	// Snapshots counts the snapshots the server handed its node
+	// (RuntimeOptions.SnapshotEvery); Restores, the times its state machine
+	// was reset to a snapshot the node installed from its leader
+	// (InstallSnapshot), not counting one restored at Start.
+	Snapshots, Restores uint64
 }
 
 // Stats returns the server's counters.
 func (r *Runtime) Stats() RuntimeStats {
-	return RuntimeStats{RPCsRefused: r.rpcsRefused.Load(), InboxDropped: r.inboxDropped.Load()}
+	return RuntimeStats{RPCsRefused: r.rpcsRefused.Load(), InboxDropped: r.inboxDropped.Load(),
+		Snapshots: r.snapshots.Load(), Restores: r.restores.Load()}
 }
 
 // Propose asks the server to add cmd to the replicated log. It returns the
@@ -281,7 +305,8 @@ func (r *Runtime) notifyLeader(l LeaderInfo) {
 
 // Applied gives the committed entries, in index order, as the node applies
 // them. After a restart it gives them again from index 1: the state machine
-// is rebuilt from the log. Nothing is dropped: at most
+// is rebuilt from the log. A server with a StateMachine (SetStateMachine)
+// applies entries to it instead, and Applied gives nothing. Nothing is dropped: at most
 // RuntimeOptions.AppliedBuffer entries wait on it, and when that many do the
 // server waits for them to be read (see AppliedBuffer) — so read it, from a
 // goroutine that does not wait on this server. It is closed when the server
@@ -312,6 +337,7 @@ func (r *Runtime) loop(ctx context.Context, node Node, env *runtimeEnv) {
 	defer ticker.Stop()
 	last := LeaderInfo{ID: -1}
 	after := func() bool {
+		env.maybeSnapshot(node)
 		if !env.flush() {
 			return false
 		}
@@ -359,6 +385,10 @@ type runtimeEnv struct {
 	rng    *rand.Rand
 	outbox []Message
 	failed error
+	// applied is the index of the last entry applied to the StateMachine
+	// (or restored into it); lastSnap, of the last snapshot it took or
+	// restored.
+	applied, lastSnap uint64
 }
 
 func (e *runtimeEnv) Send(m Message) {
@@ -387,10 +417,15 @@ func (e *runtimeEnv) fail(err error) {
 	if err == nil {
 		return
 	}
+	e.stop(fmt.Errorf("raft: %v stopped: storage failed: %w", e.r.cfg.ID, err))
+}
+
+// stop stops the server at err: nothing more of the step is saved or sent.
+func (e *runtimeEnv) stop(err error) {
 	e.failed = err
 	e.outbox = nil
 	e.r.mu.Lock()
-	e.r.err = fmt.Errorf("raft: %v stopped: storage failed: %w", e.r.cfg.ID, err)
+	e.r.err = err
 	e.r.mu.Unlock()
 }
 
@@ -403,6 +438,11 @@ func (e *runtimeEnv) Apply(en Entry) {
 		return
 	}
 	en.Command = append([]byte(nil), en.Command...)
+	if e.r.sm != nil {
+		e.r.sm.Apply(en)
+		e.applied = en.Index
+		return
+	}
 	select {
 	case e.r.applied <- en:
 	case <-e.ctx.Done():

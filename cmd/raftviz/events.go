@@ -304,6 +304,35 @@ func (e *tracedEnv) Apply(en raft.Entry) {
 	e.inner.Apply(en)
 }
 
+// Snapshot hands a snapshot on to a node that compacts its log (stage 4;
+// raft.RuntimeOptions.SnapshotEvery).
+func (n *tracedNode) Snapshot(index uint64, data []byte) {
+	if c, ok := n.inner.(raft.Compactor); ok {
+		c.Snapshot(index, data)
+		n.changes()
+	}
+}
+
+// SaveSnapshot and RestoreSnapshot pass a compacting node's snapshot on to
+// the runtime (stage 4), reported without its data, which may be large.
+func (e *tracedEnv) SaveSnapshot(snap raft.Snapshot) {
+	if e.hub.active() {
+		e.hub.emit(raft.Event{Kind: raft.EvSnapshot, Index: snap.LastIncludedIndex, Term: snap.LastIncludedTerm, Text: fmt.Sprintf("%d bytes", len(snap.Data))})
+	}
+	if se, ok := e.inner.(raft.SnapshotEnv); ok {
+		se.SaveSnapshot(snap)
+	}
+}
+
+func (e *tracedEnv) RestoreSnapshot(snap raft.Snapshot) {
+	if e.hub.active() {
+		e.hub.emit(raft.Event{Kind: raft.EvRestore, Index: snap.LastIncludedIndex, Term: snap.LastIncludedTerm, Text: fmt.Sprintf("%d bytes", len(snap.Data))})
+	}
+	if se, ok := e.inner.(raft.SnapshotEnv); ok {
+		se.RestoreSnapshot(snap)
+	}
+}
+
 func (e *tracedEnv) Rand() *rand.Rand { return e.inner.Rand() }
 
 func (e *tracedEnv) Logf(format string, args ...any) {

@@ -69,8 +69,11 @@ type applied struct {
 }
 
 // NewService serves rt's key/value API. peers gives every server's base URL
-// (for telling clients where the leader is). It reads rt.Applied and
-// rt.WatchLeader until rt stops: make one Service per Runtime, before Start.
+// (for telling clients where the leader is). The Service is rt's state
+// machine (raft.Runtime.SetStateMachine): rt applies entries to it, and with
+// raft.RuntimeOptions.SnapshotEvery compacts its log with its snapshots (the
+// map and the client table, see Store.Snapshot). Make one Service per
+// Runtime, before Start: it panics otherwise.
 func NewService(rt *raft.Runtime, self raft.NodeID, peers []raft.Peer, opts ServiceOptions) *Service {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 3 * time.Second
@@ -82,23 +85,60 @@ func NewService(rt *raft.Runtime, self raft.NodeID, peers []raft.Peer, opts Serv
 	for _, p := range peers {
 		s.urls[p.ID], _ = raft.PeerURL(p.Address) // "" for a bad address: then no hint
 	}
-	go s.applyLoop()
+	if err := rt.SetStateMachine(s); err != nil {
+		panic("kv: NewService: " + err.Error())
+	}
+	go s.stopLoop()
 	go s.watchLeader()
 	return s
 }
 
-func (s *Service) applyLoop() {
-	for e := range s.rt.Applied() {
-		s.mu.Lock()
-		res, ok := s.store.Apply(e.Index, e.Command)
-		a := applied{index: e.Index, term: e.Term, result: res, ok: ok}
-		s.recent[e.Index%recentSize] = a
-		if w, waiting := s.waiters[e.Index]; waiting {
-			delete(s.waiters, e.Index)
-			w <- a
-		}
-		s.mu.Unlock()
+// Apply is raft.StateMachine: it applies a committed entry to the store and
+// answers the request waiting for it.
+func (s *Service) Apply(e raft.Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, ok := s.store.Apply(e.Index, e.Command)
+	a := applied{index: e.Index, term: e.Term, result: res, ok: ok}
+	s.recent[e.Index%recentSize] = a
+	if w, waiting := s.waiters[e.Index]; waiting {
+		delete(s.waiters, e.Index)
+		w <- a
 	}
+}
+
+// Snapshot is raft.StateMachine: the store's state (Store.Snapshot).
+func (s *Service) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store.Snapshot()
+}
+
+// Restore is raft.StateMachine: the store takes the snapshot's state. A
+// request waiting for an entry the snapshot covers is told its answer was
+// lost; its client retries with the same seq, and the client table in the
+// snapshot answers it as the first time.
+func (s *Service) Restore(snap raft.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.store.Restore(snap.Data); err != nil {
+		return err
+	}
+	if got := s.store.Applied(); got != snap.LastIncludedIndex {
+		return fmt.Errorf("kv: a snapshot through index %d holds the store's state through index %d", snap.LastIncludedIndex, got)
+	}
+	for i, w := range s.waiters {
+		if i <= snap.LastIncludedIndex {
+			delete(s.waiters, i)
+			close(w)
+		}
+	}
+	return nil
+}
+
+// stopLoop waits for the server to stop, then releases every request still waiting.
+func (s *Service) stopLoop() {
+	<-s.rt.Done()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopped = true

@@ -141,3 +141,44 @@ func (s *Store) exec(c Command) Result {
 	}
 	return Result{Value: old, Found: found}
 }
+
+// storeSnapshot is a Store as its snapshot holds it (stage 4): the map, the
+// answers to each client's newest request — a restored server must answer a
+// retried request as the others do — and the index applied.
+type storeSnapshot struct {
+	Applied  uint64                   `json:"applied"`
+	Data     map[string]string        `json:"data"`
+	Sessions map[uint64]sessionRecord `json:"sessions,omitempty"`
+}
+
+type sessionRecord struct {
+	Seq    uint64 `json:"seq"`
+	Result Result `json:"result"`
+}
+
+// Snapshot encodes the store's whole state. The same state always encodes to
+// the same bytes (JSON sorts map keys), so servers' snapshots can be compared.
+func (s *Store) Snapshot() ([]byte, error) {
+	snap := storeSnapshot{Applied: s.applied, Data: s.data, Sessions: make(map[uint64]sessionRecord, len(s.sessions))}
+	for c, ses := range s.sessions {
+		snap.Sessions[c] = sessionRecord{Seq: ses.seq, Result: ses.result}
+	}
+	return json.Marshal(snap)
+}
+
+// Restore replaces the store's state with a snapshot Snapshot made.
+func (s *Store) Restore(data []byte) error {
+	var snap storeSnapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("kv: the snapshot does not decode: %w", err)
+	}
+	if snap.Data == nil {
+		snap.Data = map[string]string{}
+	}
+	sessions := make(map[uint64]session, len(snap.Sessions))
+	for c, r := range snap.Sessions {
+		sessions[c] = session{seq: r.Seq, result: r.Result}
+	}
+	s.data, s.sessions, s.applied = snap.Data, sessions, snap.Applied
+	return nil
+}
