@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ type mutant struct {
 
 var mutants = []mutant{
 	// Stage 1: leader election.
-	{"a candidate ignores a higher term", 1, "HigherTermWins", []patch{{"election.go",
+	{"a candidate ignores a higher term", 1, "VotesOfThisTerm", []patch{{"election.go",
 		"if m.Term > r.currentTerm {",
 		"if m.Term > r.currentTerm && r.role != raft.Candidate {"}}},
 	{"a leader ignores a higher term", 1, "StepDownOnReply", []patch{{"election.go",
@@ -88,6 +89,13 @@ var mutants = []mutant{
 		"\tr.initLeaderState()\n\tr.broadcastAppendEntries()",
 		"\tr.initLeaderState()"}}},
 
+	{"a server that refuses a vote sends no reply", 1, "StaleCandidateRefused", []patch{{"election.go",
+		"\tr.send(reply)\n}",
+		"\tif reply.VoteGranted {\n\t\tr.send(reply)\n\t}\n}"}}},
+	{"a follower does not answer an AppendEntries of an earlier term", 1, "StaleLeaderRefused", []patch{{"election.go",
+		"\t\tr.send(raft.Message{Type: raft.AppendEntriesReply, To: m.From, Reject: raft.StaleTerm})\n",
+		""}}},
+
 	{"a candidate does not reset its election timer", 1, "VotesOfThisTerm", []patch{{"election.go",
 		"\tr.votes = map[raft.NodeID]bool{r.id: true}\n\tr.resetElectionTimer()\n",
 		"\tr.votes = map[raft.NodeID]bool{r.id: true}\n"}}},
@@ -105,10 +113,10 @@ var mutants = []mutant{
 	{"a follower truncates its log on every AppendEntries", 2, "LateAppendEntries", []patch{{"replication.go",
 		"\tfor k, e := range m.Entries {\n\t\tif e.Index <= r.lastLogIndex() && r.termAt(e.Index) == e.Term {\n\t\t\tcontinue\n\t\t}\n\t\tr.log = append(r.log[:e.Index-1-r.snapshotIndex], m.Entries[k:]...)\n\t\tr.persistLog(e.Index) // before the reply: the leader counts this server as storing them\n\t\tbreak\n\t}",
 		"\tr.log = append(r.log[:m.PrevLogIndex-r.snapshotIndex], m.Entries...)\n\tr.persistLog(m.PrevLogIndex + 1)"}}},
-	{"a leader never decrements nextIndex", 2, "Rejoin", []patch{{"replication.go",
+	{"a leader never decrements nextIndex", 2, "ConflictingEntries", []patch{{"replication.go",
 		"r.nextIndex[i] = max(r.backedUpNextIndex(m), r.matchIndex[i]+1)",
 		"_ = r.backedUpNextIndex"}}},
-	{"a leader never repairs a diverged follower", 2, "Rejoin", []patch{{"replication.go",
+	{"a leader never repairs a diverged follower", 2, "ConflictingEntries", []patch{{"replication.go",
 		"if m.Reject != raft.LogTooShort && m.Reject != raft.TermMismatch {",
 		"if true {"}}},
 	{"commitIndex is set to leaderCommit without the min", 2, "FastBackup", []patch{{"replication.go",
@@ -165,6 +173,170 @@ var mutants = []mutant{
 	{"the log is not restored", 3, "RestartAll", []patch{{"persistence.go",
 		"\tr.log = saved.Log\n",
 		""}}},
+}
+
+// wording is what the report of a mutant's failure must say: a student reads
+// it to find the rule they broke. Every report also names its test, shows
+// the event that broke the rule (a safety rule's cause is in its event list),
+// carries no Go stack trace and never says "harness".
+type wording struct {
+	// rules are the rules or checks the report may name (Failure.Rule).
+	rules []string
+	// says are words of the paper (or of the code the student wrote) that
+	// the report must contain, all of them.
+	says []string
+	// event, if set, is a regular expression for the event that broke the
+	// rule, as the report shows it.
+	event string
+	// open, if set, says what the report still lacks and whose change it
+	// needs; the test logs it.
+	open string
+}
+
+const (
+	grantedVote = `n\d->n\d RequestVoteReply term=\d+ granted`
+	becameLead  = `#\d+ \S+ n\d role leader term=\d+`
+	noLiveness  = "a liveness failure of a random-schedule test (lab/grade/stage*.go, fair's): its report tells what did not happen, not the event that broke the rule"
+)
+
+// reportWording gives every mutant's wording, by the mutant's name. A mutant
+// added without one fails TestMutantsAreCaught: add its entry here.
+var reportWording = map[string]wording{
+	// Stage 1.
+	"a candidate ignores a higher term": {rules: []string{"higher term"}, says: []string{"currentTerm", "convert to follower"},
+		event: `#\d+ \S+ n\d deliver n\d->n\d RequestVote term=\d+`},
+	"a leader ignores a higher term": {rules: []string{"step down"}, says: []string{"currentTerm", "convert to follower"},
+		event: `deliver n\d->n\d AppendEntriesReply term=\d+`},
+	"a server votes twice in one term": {rules: []string{"One Vote Per Term"}, says: []string{"votedFor"}},
+	"election timeouts are fixed, not random": {rules: []string{"one leader"}, says: []string{"no leader was elected"},
+		event: `RequestVoteReply term=\d+ refused=already-voted`,
+		open:  "1/SplitVote's report (stage1.go, fair's) does not say that election timeouts are chosen randomly (section 5.2); " + noLiveness},
+	"a follower does not reset its timer on a heartbeat": {rules: []string{"stable term"}, says: []string{"reset its election timer", "AppendEntries"},
+		event: `send n\d->n\d RequestVote term=\d+`,
+		open:  "1/InitialElection (stage1.go, fair's) shows the last election, not the first one a follower started while it heard heartbeats"},
+	"a follower does not reset its timer when it grants a vote": {rules: []string{"stable term"}, says: []string{"granting a vote", "restart the timer"},
+		event: `RequestVote term=\d+`},
+	"a leader stops sending heartbeats": {rules: []string{"stable term"}, says: []string{"AppendEntries every HeartbeatTimeout"},
+		event: `send n\d->n\d RequestVote term=\d+`,
+		open:  "1/InitialElection (stage1.go, fair's) asks two questions where the trace could tell which: the leader sent no AppendEntries for an election timeout"},
+	"a candidate counts a duplicated vote twice": {rules: []string{"majority of votes"}, says: []string{"majority of servers", "count each voter once"}, event: becameLead},
+	"a candidate does not vote for itself":       {rules: []string{"one vote per term"}, says: []string{"vote for self", "votedFor"}, event: grantedVote},
+	"a candidate stays a candidate when the leader of its term appears": {rules: []string{"candidate steps down"}, says: []string{"convert to follower"},
+		event: `deliver n\d->n\d AppendEntries term=\d+`},
+	"a candidate counts votes granted in an earlier term": {rules: []string{"majority of votes"}, says: []string{"majority of servers", "currentTerm"}, event: becameLead},
+	"a majority is counted one short":                     {rules: []string{"majority of votes"}, says: []string{"majority of servers"}, event: becameLead},
+	"a vote is granted to a candidate of an earlier term": {rules: []string{"stale term"}, says: []string{"reply false if term < currentTerm"}, event: grantedVote},
+	"a candidate does not increment currentTerm":          {rules: []string{"term"}, says: []string{"increments currentTerm"}, event: `RequestVote term=0`},
+	"a candidate asks only one server for its vote": {rules: []string{"candidate"}, says: []string{"send RequestVote RPCs to all other servers"},
+		event: `event #\d+: n\d->n\d RequestVote term=\d+`},
+	"a new leader sends no heartbeat until its heartbeat timer fires": {rules: []string{"heartbeat"}, says: []string{"upon election", "heartbeat"}, event: becameLead},
+	"a server that refuses a vote sends no reply": {rules: []string{"respond to RPCs"}, says: []string{"respond to RPCs from candidates and leaders", "reply false if term < currentTerm"},
+		event: `event #\d+: n\d->n\d RequestVote term=\d+`},
+	"a follower does not answer an AppendEntries of an earlier term": {rules: []string{"respond to RPCs"}, says: []string{"respond to RPCs from candidates and leaders", "reply false if term < currentTerm"},
+		event: `event #\d+: n\d->n\d AppendEntries term=\d+`},
+	"a candidate does not reset its election timer":               {rules: []string{"election timer"}, says: []string{"reset the election timer"}, event: `#\d+ \S+ n\d term \d+`},
+	"a candidate whose election times out does not start another": {rules: []string{"election timeout"}, says: []string{"if election timeout elapses: start new election"}, event: `n\d timeout`},
+
+	// Stage 2.
+	"a vote is granted to a candidate with a staler log":      {rules: []string{"up-to-date"}, says: []string{"at least as up-to-date", "5.4.1"}, event: grantedVote},
+	"a leader commits an old-term entry by counting replicas": {rules: []string{"Leader Completeness", "State Machine Safety"}, says: []string{"committed"}},
+	"a follower truncates its log on every AppendEntries":     {rules: []string{"Commit Within Log"}, says: []string{"commitIndex", "removed committed entries"}},
+	"a leader never decrements nextIndex": {rules: []string{"repair"}, says: []string{"decrement nextIndex and retry", "conflicting entries"},
+		event: `AppendEntriesReply term=\d+ refused`},
+	"a leader never repairs a diverged follower": {rules: []string{"repair"}, says: []string{"decrement nextIndex and retry", "conflicting entries"},
+		event: `AppendEntriesReply term=\d+ refused`},
+	"commitIndex is set to leaderCommit without the min": {rules: []string{"No Panic"}, says: []string{"while handling AppendEntries", "applyCommitted"},
+		open: "names No Panic and the line (applyCommitted), not the rule: the node panics in the Step that sets commitIndex past its log, so the checker never sees commitIndex > last index; " +
+			"a deterministic test where an AppendEntries carries fewer entries than leaderCommit is still to write"},
+	"entries are applied before they are committed":                                     {rules: []string{"Apply Only Committed"}, says: []string{"commitIndex"}},
+	"a follower accepts AppendEntries from a stale term":                                {rules: []string{"stale term"}, says: []string{"reply false if term < currentTerm"}, event: `event #\d+: n\d->n\d AppendEntries term=\d+`},
+	"a follower's commitIndex moves back to min(leaderCommit, index of last new entry)": {rules: []string{"Commit Never Decreases"}, says: []string{"commitIndex"}},
+	"matchIndex is taken from what was sent, not from the reply":                        {rules: []string{"commit"}, says: []string{"matchIndex"}, event: `#\d+ \S+ n\d commit \d+`},
+	"a follower skips the consistency check when the terms differ":                      {rules: []string{"State Machine Safety", "Log Matching", "Leader Completeness"}, says: []string{"committed"}},
+	"a follower keeps the entries after a conflicting one":                              {rules: []string{"Log Matching", "State Machine Safety"}, says: []string{"the logs differ"}},
+	"the up-to-date check compares log lengths only":                                    {rules: []string{"Leader Completeness", "State Machine Safety"}, says: []string{"committed"}},
+	"nextIndex starts past the leader's log": {rules: []string{"No Panic"}, says: []string{"sendAppendEntries"},
+		open: "names No Panic and the line (sendAppendEntries), not the rule (nextIndex initialized to leader last log index + 1)"},
+	"a follower accepts a client's command": {rules: []string{"No Panic"}, says: []string{"while handling Propose"},
+		open: "names No Panic and the line, not the rule (only the leader appends a client's command, section 5.1)"},
+
+	// Stage 3.
+	"votedFor is not persisted":                                  {rules: []string{"One Vote Per Term"}, says: []string{"votedFor is persistent"}, event: `n\d crash`},
+	"currentTerm is not persisted":                               {rules: []string{"One Vote Per Term"}, says: []string{"votedFor"}, event: `save-state term=0 `},
+	"a vote's reply is sent before the vote is persisted":        {rules: []string{"One Vote Per Term"}, says: []string{"votedFor is persistent"}, event: `n\d crash`},
+	"entries are acknowledged before they are persisted":         {rules: []string{"Leader Completeness"}, says: []string{"committed"}, event: `n\d crash`},
+	"commitIndex is restored from storage as if it were durable": {rules: []string{"Volatile State Starts Empty"}, says: []string{"commitIndex", "volatile"}},
+	"the log is not restored":                                    {rules: []string{"Restore Persistent State"}, says: []string{"log", "persisted"}},
+
+	// Stage 4.
+	"the leader's AppendEntries slices its log without the snapshot's offset": {rules: []string{"agreement"}, says: []string{"was not applied"},
+		open: "4/SnapshotBasic's report (stage4.go and harness.go, fair's) says only that a command was not applied; " + noLiveness},
+	"a restarted server applies its snapshot's entries again (lastApplied from 0)": {rules: []string{"Volatile State Starts Empty"}, says: []string{"lastApplied", "snapshot"}},
+	"lastApplied is not moved by an installed snapshot": {rules: []string{"No Panic"}, says: []string{"applyCommitted"},
+		open: "names No Panic and the line (applyCommitted), not the rule (lastApplied moves to lastIncludedIndex when a snapshot is installed)"},
+	"commitIndex is not raised to an installed snapshot":                    {rules: []string{"Apply Only Committed"}, says: []string{"commitIndex", "snapshot"}},
+	"a stale InstallSnapshot is installed, rolling the follower back":       {rules: []string{"Commit Within Log"}, says: []string{"commitIndex"}, event: `deliver n\d->n\d InstallSnapshot term=\d+`},
+	"an InstallSnapshot older than the follower's own snapshot replaces it": {rules: []string{"Commit Within Log"}, says: []string{"commitIndex"}, event: `deliver n\d->n\d InstallSnapshot term=\d+`},
+	"a snapshot handed over by the state machine is not persisted":          {rules: []string{"Log Compaction"}, says: []string{"SaveSnapshot"}},
+	"an installed snapshot is not persisted before the reply": {rules: []string{"Storage Use"}, says: []string{"SaveLog"},
+		open: "names the storage rule the next SaveLog broke, not the one dropped (save the snapshot before replying to InstallSnapshot, Figure 13)"},
+	"the leader sends AppendEntries from a compacted index instead of a snapshot": {rules: []string{"agreement"}, says: []string{"was not applied"},
+		open: "4/Install's report (stage4.go and harness.go, fair's) says only that a command was not applied; " + noLiveness},
+	"a follower checks entries it has compacted against its log": {rules: []string{"No Panic"}, says: []string{"appendEntries"},
+		open: "names No Panic and the line, not the rule (entries at or below lastIncludedIndex are committed and match; skip them)"},
+}
+
+// checkWording checks the report of mutant m's failure in its named test.
+func checkWording(t *testing.T, m mutant, test, rule, node, report string, cause uint64) {
+	t.Helper()
+	w, ok := reportWording[m.name]
+	if !ok {
+		t.Errorf("mutant %q has no expected wording: add an entry to reportWording (solutions/mutants_test.go) naming the rule its report must name, words of the paper it must say and its breaking event. Its report:\n%s", m.name, report)
+		return
+	}
+	fail := func(format string, args ...any) {
+		t.Errorf("mutant %q, the report of %s: %s\n%s", m.name, test, fmt.Sprintf(format, args...), report)
+	}
+	if report == "" {
+		fail("no report (the first failing seed did not fail again with a trace)")
+		return
+	}
+	if !strings.HasPrefix(report, test+" failed at seed ") {
+		fail("it does not begin by naming the test")
+	}
+	if !slices.Contains(w.rules, rule) {
+		fail("it names %q; want one of %q", rule, w.rules)
+	}
+	for _, say := range w.says {
+		if !strings.Contains(report, say) {
+			fail("it does not say %q", say)
+		}
+	}
+	if w.event != "" && !regexp.MustCompile(w.event).MatchString(report) {
+		fail("it does not show the event that broke the rule (%s)", w.event)
+	}
+	if cause != 0 {
+		if !strings.Contains(report, "Safety rule broken: "+rule) || !strings.Contains(report, "What happened: "+node) {
+			fail("a broken safety rule is named with the server that broke it (%s)", node)
+		}
+		if !strings.Contains(report, fmt.Sprintf("\n      #%d ", cause)) {
+			fail("the events do not show #%d, the event that broke the rule", cause)
+		}
+	} else if !strings.Contains(report, "Check failed: "+rule) {
+		fail("a failed check is named as one")
+	}
+	if strings.Contains(report, "harness") {
+		fail("it says \"harness\": name the rule, and what the student's servers did")
+	}
+	if strings.Contains(report, "goroutine ") || regexp.MustCompile(`\.go:\d+ \+0x`).MatchString(report) {
+		fail("it carries a Go stack trace")
+	}
+	if !strings.Contains(report, "Run it again:") || !strings.Contains(report, "The events that led to it") {
+		fail("it must give the events and the command that replays the run")
+	}
+	if w.open != "" {
+		t.Logf("open, %q: %s", m.name, w.open)
+	}
 }
 
 // moduleRoot is the folder of go.mod, one up from this package.
@@ -254,6 +426,10 @@ func TestMutantsAreCaught(t *testing.T) {
 			if c.Test == m.caughtBy {
 				t.Logf("%-58s caught by %d/%s at %2d of %d seeds (first: %s), and by %d tests in all (%.1fs)",
 					m.name, c.Stage, c.Test, c.Failed, c.Seeds, c.Rule, len(r.Caught), r.Seconds)
+				checkWording(t, m, fmt.Sprintf("%d/%s", c.Stage, c.Test), c.Rule, c.Node, c.Report, c.Cause)
+				if d := os.Getenv("RAFTLAB_MUTANT_REPORTS"); d != "" {
+					os.WriteFile(filepath.Join(d, fmt.Sprintf("%02d.txt", i)), []byte(m.name+"\n"+c.Report), 0o644)
+				}
 			}
 		}
 	}
@@ -271,6 +447,12 @@ type mutantResult struct {
 		// only for the test the mutant is expected to fail.
 		Failed int `json:"failed"`
 		Seeds  int `json:"seeds"`
+		// Report is the report of the first failing seed of the test
+		// expected to catch the mutant; Node and Cause name the server and
+		// the event that broke a safety rule, if one did.
+		Report string `json:"report"`
+		Node   string `json:"node"`
+		Cause  uint64 `json:"cause"`
 	} `json:"caught"`
 }
 
@@ -298,6 +480,9 @@ type caught struct {
 	Rule  string ` + "`json:\"rule\"`" + `
 	Failed int   ` + "`json:\"failed\"`" + `
 	Seeds int    ` + "`json:\"seeds\"`" + `
+	Report string ` + "`json:\"report,omitempty\"`" + `
+	Node string ` + "`json:\"node,omitempty\"`" + `
+	Cause uint64 ` + "`json:\"cause,omitempty\"`" + `
 }
 
 func main() {
@@ -307,6 +492,11 @@ func main() {
 		caughtBy string
 	}{
 %s	}
+	dir, err := os.MkdirTemp("", "raftlab-mutants")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
 	out := make([][]byte, len(mutants))
 	var wg sync.WaitGroup
 	sem := make(chan bool, runtime.GOMAXPROCS(0))
@@ -336,6 +526,17 @@ func main() {
 						c.Failed++
 						if t.Name != m.caughtBy {
 							break
+						}
+					}
+					if c != nil && t.Name == m.caughtBy {
+						// The first failing seed again, with a trace, so
+						// that the report is the one a student reads.
+						r := grade.RunTest(m.impl, t, c.Seed, dir)
+						if f := r.Failure; f != nil {
+							c.Report = f.Report()
+							if v := f.Violation; v != nil {
+								c.Node, c.Cause = v.Node.String(), v.Cause
+							}
 						}
 					}
 					if c != nil {

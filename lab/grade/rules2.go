@@ -65,11 +65,15 @@ func testLateAppendEntries(h *Harness) {
 	before := h.Status(f)
 	// The checker stops the test if the follower's commitIndex goes back, or
 	// its log drops a committed entry.
-	h.duplicate(held[0])
-	h.release(held[0])
+	at := h.duplicate(held[0])
 	if st := h.Status(f); st.LastIndex() < before.LastIndex() {
-		h.Fatalf("late AppendEntries", "a late AppendEntries carrying entries %v already had shortened its log from %d to %d entries. Figure 2, AppendEntries receiver 3 and 4: "+
-			"delete an existing entry only if it conflicts with a new one (same index, different terms); append any new entries not already in the log", f, before.LastIndex(), st.LastIndex())
+		h.Fatalf("late AppendEntries", "a late AppendEntries (%s, delivered at event #%d) carrying entries %v already had shortened its log from %d to %d entries. Figure 2, AppendEntries receiver 3 and 4: "+
+			"delete an existing entry only if it conflicts with a new one (same index, different terms); append any new entries not already in the log", sentAt(held[0]), at, f, before.LastIndex(), st.LastIndex())
+	}
+	at = h.release(held[0])
+	if st := h.Status(f); st.LastIndex() < before.LastIndex() {
+		h.Fatalf("late AppendEntries", "a late AppendEntries (%s, delivered again at event #%d) carrying entries %v already had shortened its log from %d to %d entries. Figure 2, AppendEntries receiver 3 and 4: "+
+			"delete an existing entry only if it conflicts with a new one (same index, different terms); append any new entries not already in the log", sentAt(held[0]), at, f, before.LastIndex(), st.LastIndex())
 	}
 	h.One("late-end", h.N(), true)
 }
@@ -90,13 +94,20 @@ func testCommitNeedsMajority(h *Harness) {
 	if !ok1 || !ok2 || i2 != i1+1 {
 		h.Fatalf("leader", "%v refused a command, or put two commands proposed together at %d and %d", leader, i1, i2)
 	}
-	h.Run(2 * h.ElectionTimeout())
+	committed := ""
+	h.RunUntilEvent(func(e *raft.Event) bool {
+		if e.Kind == raft.EvCommit && e.Index >= i2 {
+			committed = e.String()
+			return true
+		}
+		return false
+	}, 2*h.ElectionTimeout())
 	st := h.Status(leader)
 	n, _ := h.NCommitted(i2)
-	if st.CommitIndex >= i2 || n > 0 {
-		h.Fatalf("commit", "%v committed index %d (commitIndex %d, applied by %d servers), which only it stores: %v never received it and %v is cut off. "+
+	if committed != "" || st.CommitIndex >= i2 || n > 0 {
+		h.Fatalf("commit", "%v committed index %d (%s; commitIndex %d, applied by %d servers), which only it stores: %v never received it and %v is cut off. "+
 			"Figure 2, rules for leaders: set commitIndex = N only if a majority of matchIndex[i] ≥ N — and matchIndex is what a follower's success reply confirms, not what was sent",
-			leader, i2, st.CommitIndex, n, f1, f2)
+			leader, i2, committed, st.CommitIndex, n, f1, f2)
 	}
 	h.releaseAll()
 	h.Connect(f2)
@@ -120,9 +131,9 @@ func testUpToDateVote(h *Harness) {
 	h.candidateIn(f2, behind.Term+1)
 	for _, r := range h.awaitHeld(msgIs(raft.RequestVoteReply, f1, f2), 1, h.sim.Options().Config.HeartbeatTimeout) {
 		if r.Msg.VoteGranted {
-			h.Fatalf("up-to-date", "%v granted its vote to %v, whose last entry is %d/%d (index/term), while its own is %d/%d. "+
+			h.Fatalf("up-to-date", "%v granted its vote to %v (%s), whose last entry is %d/%d (index/term), while its own is %d/%d. "+
 				"Figure 2, RequestVote receiver 2: grant only if the candidate's log is at least as up-to-date as the receiver's (section 5.4.1)",
-				f1, f2, behind.LastIndex(), behind.LastTerm(), ahead.LastIndex(), ahead.LastTerm())
+				f1, f2, sentAt(r), behind.LastIndex(), behind.LastTerm(), ahead.LastIndex(), ahead.LastTerm())
 		}
 	}
 	h.releaseAll()
@@ -158,10 +169,22 @@ func testConflictingEntries(h *Harness) {
 	h.Partition(append(rest, f), []raft.NodeID{old})
 	// Let the new leader repair f before anything else is proposed.
 	newLeader := h.CheckOneLeader()
-	h.runUntil(func() bool {
+	// Back up one entry per refusal, even at one AppendEntries per
+	// heartbeat, and the repair takes a few heartbeats: the bound is
+	// generous.
+	bound := 4 * h.ElectionTimeout()
+	if !h.runUntil(func() bool {
 		lf, ll := h.Status(f).Log, h.Status(newLeader).Log
 		return uint64(len(lf)) > k && uint64(len(ll)) > k && lf[k].Term == ll[k].Term
-	}, 2*h.ElectionTimeout())
+	}, bound) {
+		lf, ll := h.Status(f).Log, h.Status(newLeader).Log
+		if uint64(len(lf)) > k && uint64(len(ll)) > k && h.Status(newLeader).Role == raft.Leader {
+			h.Fatalf("repair", "%v, leader of term %d, did not repair %v's log in %v: at index %d, %v still holds %v, written by the deposed leader %v, where %v holds %v. "+
+				"Figure 2, rules for leaders: if AppendEntries fails because of log inconsistency, decrement nextIndex and retry — until prevLogIndex reaches an entry both logs share; "+
+				"then AppendEntries receiver 3 deletes the conflicting entries and all that follow them (the refusals are in the events below)%s",
+				newLeader, h.Status(newLeader).Term, f, bound, k+1, f, lf[k], old, newLeader, ll[k], h.describe())
+		}
+	}
 	h.One("repaired", len(rest)+1, true)
 	h.Partition(h.ids())
 	h.One("all", h.N(), true)
