@@ -17,6 +17,10 @@ type Replayer struct {
 	Sim  *Sim
 	cmds []raft.Event
 	next int
+	// idle counts the units of work done since event seen was emitted; past
+	// maxIdleSteps, a replay waiting for something gives up (see quiet).
+	idle int
+	seen uint64
 }
 
 // NewReplayer starts a run with opts that will apply cmds at their steps.
@@ -57,7 +61,30 @@ func (r *Replayer) Commands() []raft.Event { return r.cmds }
 
 // Advance does one unit of work — applying a recorded command, or the
 // simulator's next unit — due by virtual time limit; false if there is none.
+// While a recorded command is still to come, it gives up with an error once
+// the run has gone quiet (maxIdleSteps units of work without an event): a
+// crafted trace may ask for a command at a step a quiet run would take
+// without end to reach.
 func (r *Replayer) Advance(limit time.Duration) (bool, error) {
+	ok, err := r.advance(limit)
+	if s := r.Sim; s.seq != r.seen {
+		r.idle, r.seen = 0, s.seq
+	} else if ok {
+		r.idle++
+	}
+	if err == nil && ok && r.idle > maxIdleSteps && r.next < len(r.cmds) && r.cmds[r.next].Step > r.Sim.steps {
+		c := &r.cmds[r.next]
+		return false, fmt.Errorf("%w, and command #%d is due at step %d, %d units of work on", r.quiet(), c.Seq, c.Step, c.Step-r.Sim.steps)
+	}
+	return ok, err
+}
+
+// quiet says where the run went quiet.
+func (r *Replayer) quiet() error {
+	return fmt.Errorf("lab: replay: the run went quiet at event %d (%v of virtual time): %d units of work without an event", r.Sim.seq, r.Sim.now, r.idle)
+}
+
+func (r *Replayer) advance(limit time.Duration) (bool, error) {
 	s := r.Sim
 	if r.next < len(r.cmds) {
 		c := &r.cmds[r.next]
@@ -82,13 +109,18 @@ func (r *Replayer) Advance(limit time.Duration) (bool, error) {
 }
 
 // StepEvent does work until at least one event has been emitted, or time
-// would pass limit; false if none was.
+// would pass limit; false if none was. It gives up with an error when the
+// run has gone quiet (maxIdleSteps units of work without an event): one
+// server that leads alone sends nothing, and would tick for ever.
 func (r *Replayer) StepEvent(limit time.Duration) (bool, error) {
 	start := r.Sim.seq
 	for r.Sim.seq == start {
 		ok, err := r.Advance(limit)
 		if err != nil || !ok {
 			return false, err
+		}
+		if r.idle > maxIdleSteps {
+			return false, r.quiet()
 		}
 	}
 	return true, nil
@@ -110,7 +142,6 @@ func (r *Replayer) RunUntilSeq(seq uint64) error {
 // RunUntilSeqContext is RunUntilSeq that also stops when ctx is done, with
 // an *InterruptedError saying how far it got.
 func (r *Replayer) RunUntilSeqContext(ctx context.Context, seq uint64) error {
-	idle, last := 0, r.Sim.seq
 	for r.Sim.seq < seq {
 		ok, err := r.Advance(Forever)
 		if err != nil {
@@ -119,10 +150,8 @@ func (r *Replayer) RunUntilSeqContext(ctx context.Context, seq uint64) error {
 		if !ok {
 			return fmt.Errorf("lab: replay: the run stopped at event %d before reaching %d", r.Sim.seq, seq)
 		}
-		if r.Sim.seq != last {
-			idle, last = 0, r.Sim.seq
-		} else if idle++; idle > maxIdleSteps {
-			return fmt.Errorf("lab: replay: the run went quiet at event %d (%v of virtual time) and never reached event %d", r.Sim.seq, r.Sim.now, seq)
+		if r.idle > maxIdleSteps {
+			return fmt.Errorf("%w, and never reached event %d", r.quiet(), seq)
 		}
 		if r.Sim.steps%4096 == 0 && ctx.Err() != nil {
 			return &InterruptedError{Event: r.Sim.seq, Of: seq, Time: r.Sim.now}
@@ -209,7 +238,6 @@ func (c *TraceChecker) Run(ctx context.Context, r *Replayer) error {
 		return nil
 	}
 	last := c.t.Events[n-1]
-	idle, seen := 0, r.Sim.seq
 	for r.Sim.seq < last.Seq && c.err == nil {
 		ok, err := r.Advance(last.Time)
 		if err != nil {
@@ -219,10 +247,8 @@ func (c *TraceChecker) Run(ctx context.Context, r *Replayer) error {
 			return fmt.Errorf("lab: replay stopped at event %d (%v) before the trace's event %d (%v): the run has diverged from the trace",
 				r.Sim.seq, r.Sim.now, last.Seq, last.Time)
 		}
-		if r.Sim.seq != seen {
-			idle, seen = 0, r.Sim.seq
-		} else if idle++; idle > maxIdleSteps {
-			return fmt.Errorf("lab: replay went quiet at event %d (%v) and never reached the trace's event %d", r.Sim.seq, r.Sim.now, last.Seq)
+		if r.idle > maxIdleSteps {
+			return fmt.Errorf("%w, and never reached the trace's event %d", r.quiet(), last.Seq)
 		}
 		if r.Sim.steps%4096 == 0 {
 			if err := ctx.Err(); err != nil {

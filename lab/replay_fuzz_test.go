@@ -25,7 +25,14 @@ var craftedTraces = map[string]string{
 	// One server that leads alone sends nothing: a replay waiting for the
 	// notes would tick forever.
 	"one-node-notes": `{"format":"raftlab-trace","version":2,"impl":"solutions","seed":1,"nodes":1}
-` + notes(50),
+` + notes(5),
+	// One server leads alone and then sends nothing, and a command is
+	// recorded at a step so far on that a replay running to it (the page's
+	// "live", "step") ticked for ever.
+	"far-command": `{"format":"raftlab-trace","version":2,"impl":"solutions","seed":1,"nodes":1}
+{"seq":1,"t":0,"kind":"propose","node":1,"step":1000000000000000,"entries":[{"index":0,"term":0,"command":"eA=="}]}
+{"format":"raftlab-trace-end","events":1}
+`,
 	// An election timeout of 2^62 ticks of 1ns: forever before anything happens.
 	"huge-timeout": `{"format":"raftlab-trace","version":2,"impl":"solutions","seed":1,"nodes":3,"config":{"tickInterval":1,"electionTimeout":4611686018427387904,"heartbeatTimeout":1,"maxAppendEntries":64}}
 {"seq":1,"t":1,"kind":"note","node":1,"text":"x"}
@@ -43,7 +50,7 @@ func notes(n int) string {
 }
 
 // quietTrace is a real run of one server, which leads alone and then goes
-// quiet, followed by 50 notes that never come: the replay must give up.
+// quiet, followed by 5 notes that never come: the replay must give up.
 func quietTrace(t testing.TB) string {
 	opts := Options{Nodes: 1, Seed: 1, New: solutions.New, Impl: "solutions"}
 	data := string(traceOf(t, opts, func(t testing.TB, s *Sim) { s.RunFor(time.Second) }))
@@ -51,10 +58,10 @@ func quietTrace(t testing.TB) string {
 	lines = lines[:len(lines)-1] // the end record
 	var last raft.Event
 	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &last))
-	for i := 1; i <= 50; i++ {
+	for i := 1; i <= 5; i++ {
 		lines = append(lines, fmt.Sprintf(`{"seq":%d,"t":%d,"kind":"note","node":1,"text":"n%d"}`, last.Seq+uint64(i), time.Duration(i)*time.Hour, i))
 	}
-	lines = append(lines, fmt.Sprintf(`{"format":"raftlab-trace-end","events":%d}`, last.Seq+50))
+	lines = append(lines, fmt.Sprintf(`{"format":"raftlab-trace-end","events":%d}`, last.Seq+5))
 	return strings.Join(lines, "\n") + "\n"
 }
 
@@ -97,6 +104,18 @@ func FuzzReplay(f *testing.F) {
 		s.RunFor(300 * time.Millisecond)
 		_ = s.Restart(1)
 		s.RunFor(300 * time.Millisecond)
+	}))
+	// Compaction: a node that reports a snapshot once cost work in
+	// proportion to its log on every call (TestCompactedLogCostsNoMorePerUnit).
+	opts = Options{Nodes: 3, Seed: 2, New: solutions.New, Impl: "solutions", SnapshotEvery: 2}
+	f.Add(traceOf(f, opts, func(t testing.TB, s *Sim) {
+		s.RunFor(400 * time.Millisecond)
+		for i := range 5 {
+			_, _, _, _ = s.ProposeToLeader([]byte{'a' + byte(i)})
+			s.RunFor(20 * time.Millisecond)
+		}
+		_, _, _ = s.TakeSnapshot(1)
+		s.RunFor(100 * time.Millisecond)
 	}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr, err := ReadTrace(bytes.NewReader(data), "fuzz")

@@ -554,11 +554,11 @@ func (s *Sim) queueChanges(n *simNode, st raft.Status) {
 			s.stats.Elections++
 		}
 	}
-	log := st.Log
+	off, log := 0, st.Log
 	if st.SnapshotIndex > 0 {
-		log = s.viewLog(v, st)
+		off, log = s.viewLog(v, st)
 	}
-	if from, entries, changed := s.diffLog(n, v, log); changed {
+	if from, entries, changed := s.diffLog(n, v, off, log); changed {
 		add(raft.Event{Kind: raft.EvLog, Index: from, Entries: entries})
 	}
 	if st.CommitIndex != v.Commit {
@@ -578,27 +578,39 @@ func (s *Sim) queueChanges(n *simNode, st raft.Status) {
 // committed entry, is caught by a sweep that compares logSweep more entries
 // per call at a cursor going round the whole log: every entry is compared
 // again within len(log)/logSweep calls.
-func (s *Sim) diffLog(n *simNode, v *NodeView, log []raft.Entry) (from uint64, entries []raft.Entry, changed bool) {
+//
+// The node's whole log is the view's own first off entries followed by tail
+// (see viewLog: the compacted prefix of a node with a snapshot is not copied,
+// so that a call costs the same however long the log has grown).
+func (s *Sim) diffLog(n *simNode, v *NodeView, off int, tail []raft.Entry) (from uint64, entries []raft.Entry, changed bool) {
 	old := v.Log
-	common := min(len(old), len(log))
+	at := func(i int) *raft.Entry {
+		if i < off {
+			return &old[i] // the view's own entry: the same by construction
+		}
+		return &tail[i-off]
+	}
+	length := off + len(tail)
+	common := min(len(old), length)
 	floor := int(min(v.Commit, uint64(common)))
 	k := common
-	for k > floor && !sameEntry(&old[k-1], &log[k-1]) {
+	for k > floor && !sameEntry(&old[k-1], at(k-1)) {
 		k--
 	}
 	if n.sweep >= k {
 		n.sweep = 0
 	}
 	for end := min(n.sweep+logSweep, k); n.sweep < end; n.sweep++ {
-		if !sameEntry(&old[n.sweep], &log[n.sweep]) {
+		if !sameEntry(&old[n.sweep], at(n.sweep)) {
 			k = n.sweep
 			break
 		}
 	}
-	if k == common && len(old) == len(log) {
+	if k == common && len(old) == length {
 		return 0, nil, false
 	}
-	return uint64(k + 1), slices.Clone(log[k:]), true
+	// k >= off: the first off entries are the view's own, so none differs.
+	return uint64(k + 1), slices.Clone(tail[k-off:]), true
 }
 
 // logSweep is how many entries diffLog compares per call besides the changed

@@ -162,27 +162,29 @@ func (s *Sim) bootStateMachine(n *simNode, saved raft.Saved) {
 
 // viewLog is the whole log of a node that reports a snapshot, as the view and
 // the checker see logs: the compacted prefix — committed entries, by the
-// rules the checker enforces — followed by the node's log.
-func (s *Sim) viewLog(v *NodeView, st raft.Status) []raft.Entry {
+// rules the checker enforces — followed by the node's log. It is given as the
+// view's own first off entries followed by tail: when the view already holds
+// the prefix (the usual case), nothing is copied, so a call on a node with a
+// long compacted log costs no more than on one with a short log.
+func (s *Sim) viewLog(v *NodeView, st raft.Status) (off int, tail []raft.Entry) {
 	k := st.SnapshotIndex
-	full := make([]raft.Entry, 0, k+uint64(len(st.Log)))
 	if uint64(len(v.Log)) >= k && v.Log[k-1].Index == k && v.Log[k-1].Term == st.SnapshotTerm {
-		full = append(full, v.Log[:k]...)
-	} else {
-		for i := uint64(1); i <= k; i++ {
-			en, ok := s.check.committedAt(i)
-			if !ok {
-				en = raft.Entry{Index: i}
-				if i == k {
-					en.Term = st.SnapshotTerm
-				} else if i <= uint64(len(v.Log)) {
-					en = v.Log[i-1]
-				}
-			}
-			full = append(full, en)
-		}
+		return int(k), st.Log
 	}
-	return append(full, st.Log...)
+	full := make([]raft.Entry, 0, k+uint64(len(st.Log)))
+	for i := uint64(1); i <= k; i++ {
+		en, ok := s.check.committedAt(i)
+		if !ok {
+			en = raft.Entry{Index: i}
+			if i == k {
+				en.Term = st.SnapshotTerm
+			} else if i <= uint64(len(v.Log)) {
+				en = v.Log[i-1]
+			}
+		}
+		full = append(full, en)
+	}
+	return 0, append(full, st.Log...)
 }
 
 // committedAt returns the entry committed at index, if the checker knows it.
