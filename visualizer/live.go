@@ -396,23 +396,6 @@ func (l *Live) serveViewer(ctx context.Context, conn *websocket.Conn) {
 }
 
 func (v *liveViewer) writeLoop() {
-	ping := time.NewTicker(pingPeriod)
-	defer ping.Stop()
 	defer v.close()
-	for {
-		select {
-		case frame := <-v.send:
-			_ = v.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := v.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
-				return
-			}
-		case <-ping.C:
-			_ = v.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := v.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
-				return
-			}
-		case <-v.closed:
-			return
-		}
-	}
+	writeFrames(v.conn, v.send, v.closed, nil, nil)
 }

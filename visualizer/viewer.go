@@ -138,37 +138,24 @@ func (v *viewer) reply(frame []byte) {
 	}
 }
 
+// writeLoop writes the viewer's frames (writeFrames), counting each out of
+// queued as it leaves the queue; once it has caught up after the session
+// dropped its frames, it asks for a fresh state.
 func (v *viewer) writeLoop() {
-	ping := time.NewTicker(pingPeriod)
-	defer func() {
-		ping.Stop()
-		v.close()
-	}()
-	for {
-		select {
-		case frame := <-v.send:
-			v.queued.Add(-int64(len(frame)))
-			_ = v.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := v.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
-				return
+	defer v.close()
+	writeFrames(v.conn, v.send, v.closed,
+		func(frame []byte) { v.queued.Add(-int64(len(frame))) },
+		func() bool {
+			if !v.stale.Load() || len(v.send) > 0 {
+				return true
 			}
-		case <-ping.C:
-			_ = v.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := v.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
-				return
-			}
-		case <-v.closed:
-			return
-		}
-		if v.stale.Load() && len(v.send) == 0 {
-			// Caught up after the session dropped frames: ask for a fresh state.
 			select {
 			case v.session.resyncs <- v:
+				return true
 			case <-v.closed:
-				return
+				return false
 			case <-v.session.done:
-				return
+				return false
 			}
-		}
-	}
+		})
 }
