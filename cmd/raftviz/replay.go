@@ -38,7 +38,7 @@ func (r ctxReader) Read(p []byte) (int, error) {
 }
 
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("replay", "replay [-impl NAME] [-verify] [-addr HOST:PORT] FILE", stderr)
+	fs := newFlags("replay", "replay [-impl NAME] [-verify] [-addr HOST:PORT] [-hosts NAMES] FILE", stderr)
 	implName := fs.String("impl", "", "implementation to replay with (default: the one the trace names)")
 	verify := fs.Bool("verify", false, "don't open the browser: run the trace again and check that every event is the same")
 	sf := addServeFlags(fs)

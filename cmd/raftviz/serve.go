@@ -35,12 +35,12 @@ func addServeFlags(fs *flagSet) *serveFlags {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on; beyond loopback, controlling the cluster needs the token printed at start-up")
 	fs.BoolVar(&f.open, "open", true, "open the page in a browser")
 	fs.Float64Var(&f.speed, "speed", visualizer.DefaultSpeed, "virtual seconds per second of wall time")
-	fs.StringVar(&f.hosts, "hosts", "", "comma-separated names the page may be reached by besides this machine's own addresses (e.g. a DNS name of a lecture room's machine); any other name is refused")
+	fs.StringVar(&f.hosts, "hosts", "", "comma-separated names the page may also be reached by (e.g. the DNS name of a lecture room's machine, with -addr 0.0.0.0:8080); the server answers only requests addressed to loopback names, to this machine's own addresses and name when listening beyond loopback, and to these, so that a web page on another site cannot reach it by DNS rebinding")
 	return &f
 }
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "[serve] [-impl NAME] [-nodes N] [-seed N] [-speed X] [-addr HOST:PORT] [-open=false]", stderr)
+	fs := newFlags("serve", "[serve] [-impl NAME] [-nodes N] [-seed N] [-speed X] [-addr HOST:PORT] [-hosts NAMES] [-open=false]", stderr)
 	implOf := implFlag(fs, "solutions", "implementation to run")
 	nodes := fs.Int("nodes", 5, "number of servers")
 	seed := fs.Uint64("seed", 1, "seed of the run")
