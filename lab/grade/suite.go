@@ -156,6 +156,9 @@ type Failure struct {
 	Violation *lab.Violation `json:"violation,omitempty"`
 	// lab.Trace is the file the run was written to, if it could be.
 	Trace string `json:"trace,omitempty"`
+	// TraceError says, when no trace could be written, where it would have
+	// gone and why it was not written.
+	TraceError string `json:"traceError,omitempty"`
 	// Recent lists the last events of the run, for context.
 	Recent []string `json:"recent,omitempty"`
 	// Nondeterministic is set when running the same seed again did not fail
@@ -284,6 +287,7 @@ func writeFailureTrace(impl lab.Implementation, t *Test, seed uint64, dir string
 	path := filepath.Join(dir, name)
 	file, err := lab.CreateTraceFile(dir, name) // private folder, no symbolic links followed
 	if err != nil {
+		f.TraceError = fmt.Sprintf("No trace was written (it would have gone to %s): %v", path, err)
 		return
 	}
 	defer file.Close()
@@ -291,6 +295,7 @@ func writeFailureTrace(impl lab.Implementation, t *Test, seed uint64, dir string
 	hdr.Test = t.ID()
 	tw, err := lab.NewTraceWriter(file, hdr)
 	if err != nil {
+		f.TraceError = fmt.Sprintf("No trace was written (to %s): %v", path, err)
 		return
 	}
 	var cause uint64 // the event that broke the rule: the window ends there
@@ -302,7 +307,8 @@ func writeFailureTrace(impl lab.Implementation, t *Test, seed uint64, dir string
 		tw.Write(e)
 		w.see(e)
 	})
-	if tw.Flush() != nil {
+	if err := tw.Flush(); err != nil {
+		f.TraceError = fmt.Sprintf("No trace was written in full (to %s): %v", path, err)
 		return
 	}
 	f.Trace = path
@@ -446,6 +452,9 @@ func (f *Failure) Report() string {
 	fmt.Fprintf(&b, "  Run it again:             go run ./cmd/raftviz grade -impl %s -test %s -seed %d\n", f.Impl, f.Test, f.Seed)
 	if f.Trace != "" {
 		fmt.Fprintf(&b, "  Watch it in the browser:  go run ./cmd/raftviz replay %s\n", f.Trace)
+	}
+	if f.TraceError != "" {
+		fmt.Fprintf(&b, "  %s\n", f.TraceError)
 	}
 	return b.String()
 }
