@@ -252,13 +252,16 @@ export class ClusterView {
     const vote = m.type === 'RequestVote' || m.type === 'RequestVoteReply';
     const reply = m.type.endsWith('Reply');
     const heartbeat = m.type === 'AppendEntries' && !(m.entries && m.entries.length);
-    const color = vote ? '#d96a00' : heartbeat ? '#7a7a7a' : '#1f5fbf';
+    // InstallSnapshot (stage 4) has its own shape: a wide purple block, "S".
+    const snap = m.type === 'InstallSnapshot' || m.type === 'InstallSnapshotReply';
+    const color = snap ? '#6a1b9a' : vote ? '#d96a00' : heartbeat ? '#7a7a7a' : '#1f5fbf';
     ctx.lineWidth = 4;
     ctx.strokeStyle = color;
     ctx.fillStyle = color;
     const s = heartbeat ? 7 : 11;
     ctx.beginPath();
-    if (vote || (heartbeat && !reply)) ctx.arc(x, y, s, 0, 2 * Math.PI);
+    if (snap) ctx.rect(x - 1.6 * s, y - s, 3.2 * s, 2 * s);
+    else if (vote || (heartbeat && !reply)) ctx.arc(x, y, s, 0, 2 * Math.PI);
     else ctx.rect(x - s, y - s, 2 * s, 2 * s);
     if (reply) { ctx.fillStyle = '#fff'; ctx.fill(); ctx.stroke(); } else ctx.fill();
     if (picked) {
@@ -286,6 +289,9 @@ export class ClusterView {
           ctx.fillText(m.reject, x, y + 26);
         }
       }
+    } else if (snap) {
+      ctx.fillStyle = '#fff';
+      ctx.fillText('S', x, y + 1);
     } else if (m.type === 'AppendEntries' && !heartbeat) {
       ctx.fillStyle = '#fff';
       ctx.fillText(String(m.entries.length), x, y + 1);

@@ -6,7 +6,7 @@
 // once for a given size and then only updated, on every change of the model.
 
 import { termColor, textOn } from './colors.js';
-import { cmd } from './words.js';
+import { cmd, snapshotText } from './words.js';
 
 export class LogsView {
   constructor(root, model) {
@@ -71,11 +71,30 @@ export class LogsView {
       row.who.textContent = `n${n.id}${!n.up ? ' down' : isLeader ? ' leader' : ''}`;
       row.who.classList.toggle('down', !n.up);
       const p = !isLeader && progress.get(n.id);
+      // A compacted prefix is one block, "snapshot ≤ N, term T", before the
+      // first entry kept: its first column spans the compacted ones shown.
+      const snap = n.snapshotIndex || 0;
+      const spanned = Math.min(cols, Math.max(0, snap - from + 1));
       for (let c = 0; c < cols; c++) {
         const idx = from + c;
         const cell = row.cells[c];
         const e = n.log[idx - 1];
         const cls = ['cell'];
+        cell.style.gridColumn = '';
+        cell.style.display = '';
+        if (idx <= snap) {
+          if (c > 0) { cell.style.display = 'none'; continue; }
+          cls.push('snapshot', 'committed'); // a snapshot holds committed entries only
+          if (!n.up) cls.push('down');
+          cell.className = cls.join(' ');
+          cell.style.gridColumn = `span ${spanned}`;
+          cell.style.backgroundColor = '';
+          cell.style.borderColor = termColor(n.snapshotTerm);
+          cell.style.color = '';
+          cell.textContent = snapshotText(n);
+          cell.title = `${snapshotText(n)}: entries 1 to ${snap} are compacted into the state machine's snapshot (lastIncludedIndex ${snap}, lastIncludedTerm ${n.snapshotTerm})`;
+          continue;
+        }
         if (!n.up) cls.push('down');
         if (p && p.nextIndex === idx) cls.push('next-point');
         if (!e) {
@@ -110,7 +129,9 @@ export class LogsView {
         cell.append(t, text);
         cell.title = `index ${idx}, term ${e.term}: ${text || '(empty)'}`;
       }
-      row.meta.textContent = (n.up ? `commit ${n.commitIndex} · applied ${n.lastApplied}` : 'down') +
+      // A snapshot that ends before the entries shown is named here.
+      row.meta.textContent = (snap && snap < from ? snapshotText(n) + ' · ' : '') +
+        (n.up ? `commit ${n.commitIndex} · applied ${n.lastApplied}` : 'down') +
         (p ? ` · ▸${p.nextIndex} ▾${p.matchIndex}` : '');
       row.meta.title = p ? `nextIndex ${p.nextIndex}, matchIndex ${p.matchIndex}` : '';
     });

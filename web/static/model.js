@@ -95,6 +95,12 @@ export class Model {
       case 'log': n.log = splice(n.log, e.index, e.entries || []); break;
       case 'commit': n.commitIndex = e.index; break;
       case 'apply': n.lastApplied = e.index; break;
+      // Stage 4, as lab.View: the snapshot's last entry, and a restore.
+      case 'snapshot': n.snapshotIndex = e.index; n.snapshotTerm = e.term; break;
+      case 'restore':
+        n.lastApplied = e.index;
+        n.snapshotIndex = Math.max(n.snapshotIndex || 0, e.index); n.snapshotTerm = e.term;
+        break;
       case 'save-state': n.savedTerm = e.term; n.savedVote = e.vote; break;
       case 'save-log': n.savedLog = e.index - 1 + (e.entries || []).length; break;
       case 'send':
@@ -128,7 +134,7 @@ export class Model {
       case 'crash': n.up = false; break;
       case 'restart':
         // As lab.View: a restarted server begins from nothing but what it saved.
-        Object.assign(n, { up: true, role: 'follower', term: 0, votedFor: 0, leader: 0, commitIndex: 0, lastApplied: 0, log: [] });
+        Object.assign(n, { up: true, role: 'follower', term: 0, votedFor: 0, leader: 0, commitIndex: 0, lastApplied: 0, log: [], snapshotIndex: 0, snapshotTerm: 0 });
         break;
       case 'partition': this.groups = e.groups || []; break;
       case 'network': this.network = withKnob(this.network, e.knob, e.value); break;

@@ -6,7 +6,7 @@
 
 import { fmtTime } from './model.js';
 import { termColor, textOn } from './colors.js';
-import { describeEvent, cmd, escapeHTML } from './words.js';
+import { describeEvent, cmd, escapeHTML, snapshotText } from './words.js';
 
 const $ = id => document.getElementById(id);
 
@@ -44,7 +44,13 @@ export class PanelView {
       tr.appendChild(th);
       tr.insertCell().textContent = v;
     };
-    for (const [k, v] of Object.entries(m)) if (k !== 'entries') row(k, String(v));
+    for (const [k, v] of Object.entries(m)) {
+      if (k === 'data') {
+        const b64 = String(v), pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+        row('data', `${b64.length / 4 * 3 - pad} bytes (the state machine's snapshot)`);
+      }
+      else if (k !== 'entries') row(k, String(v));
+    }
     if (m.entries) row('entries', m.entries.map(e => `${e.index}/${e.term} ${cmd(e)}`).join('\n') || '(none: heartbeat)');
     row('sent at', fmtTime(f.sent));
     if (this.model.realtime) {
@@ -113,11 +119,11 @@ export class PanelView {
 
   updateChips(n) {
     const last = n.log.slice(-8);
-    const key = last.map(e => e.index + '/' + e.term).join(',') + ':' + n.log.length;
+    const key = last.map(e => e.index + '/' + e.term).join(',') + ':' + n.log.length + ':' + (n.snapshotIndex || 0);
     if (key === this.chipsKey) return;
     this.chipsKey = key;
     const td = $('nv-log');
-    td.replaceChildren(`${n.log.length} entries${n.log.length > 8 ? ' (last 8)' : ''}`, document.createElement('br'));
+    td.replaceChildren(`${n.snapshotIndex ? snapshotText(n) + ', then ' : ''}${n.log.length} entries${n.log.length > 8 ? ' (last 8)' : ''}`, document.createElement('br'));
     if (!last.length) td.append('(empty)');
     for (const e of last) {
       const c = document.createElement('span');

@@ -33,6 +33,9 @@ export function describeEvent(e) {
     case 'release': return `the held ${e.say || e.msg.type} is delivered now`;
     case 'discard': return `dropped on its way: ${e.say || e.msg.type}`;
     case 'duplicate': return `a copy of ${e.say || e.msg.type} is delivered now`;
+    case 'snapshot': return `${n} saves a snapshot through index ${e.index} (term ${e.term}) and discards its log up to there`;
+    case 'restore': return `${n}'s state machine is restored from a snapshot through index ${e.index} (term ${e.term})`;
+    case 'compact': return `${n}'s state machine hands it a snapshot of everything it applied`;
     case 'crash': return `${n} crashes${e.text ? ': ' + e.text : ''}`;
     case 'restart': return `${n} restarts from what it saved`;
     case 'timeout': return `${n}'s election timer is made to run out`;
@@ -54,4 +57,9 @@ function entry(e) { return `${e.index}/${e.term} ${cmd(e)}`; }
 export function cmd(e) {
   if (e.cmd !== undefined) return e.cmd;
   return e.cmd64 !== undefined ? '(binary)' : '';
+}
+
+// snapshotText names a server's snapshot, as its log row shows it.
+export function snapshotText(n) {
+  return `snapshot ≤ ${n.snapshotIndex}, term ${n.snapshotTerm}`;
 }
