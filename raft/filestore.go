@@ -186,7 +186,7 @@ func (s *FileStore) append(fill func([]byte) []byte) error {
 // not holding the newest one, and syncs it.
 func (s *FileStore) moveMark() error {
 	next := mark{generation: s.mark.generation + 1, synced: uint64(s.size)}
-	at := int64(markOffset + markSize*int(next.generation%2))
+	at := int64(markAt(next.generation))
 	if _, err := s.f.WriteAt(next.encode(), at); err != nil {
 		return fmt.Errorf("raft: writing the store %s: %w", s.path, err)
 	}
@@ -336,7 +336,7 @@ func (s *FileStore) rewrite(hs HardState, snap Snapshot, log []Entry, logBytes i
 	}
 	data = appendFramed(data, func(b []byte) []byte { return appendLogRecord(b, snap.LastIncludedIndex+1, log) })
 	m := mark{generation: 1, synced: uint64(len(data))}
-	copy(data[markOffset:], m.encode())
+	copy(data[markAt(m.generation):], m.encode())
 	fail := func(err error) error {
 		f.Close()
 		os.Remove(tmp)

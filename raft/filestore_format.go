@@ -70,13 +70,21 @@ func decodeMark(b []byte) (m mark, ok bool) {
 	return mark{binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])}, true
 }
 
-// freshHeader is the header of an empty store: mark A says the 64 header
-// bytes are synced, mark B was never written.
+// markAt is where the mark of generation g lives: marks alternate between
+// the two slots (A for even generations, B for odd), so writing the next one
+// never overwrites the newest.
+func markAt(g uint64) int { return markOffset + markSize*int(g%2) }
+
+// freshHeader is the header of an empty store: its first mark (generation 1,
+// in slot B) says the 64 header bytes are synced; slot A was never written,
+// and the next mark (generation 2) goes there, leaving this one whole if the
+// machine stops while it is written. (Stores of earlier versions of this
+// code held generation 1 in slot A; they read the same.)
 func freshHeader() []byte {
 	h := make([]byte, fileHeaderSize)
 	copy(h, fileMagic)
 	h[len(fileMagic)] = fileVersion
-	copy(h[markOffset:], mark{generation: 1, synced: fileHeaderSize}.encode())
+	copy(h[markAt(1):], mark{generation: 1, synced: fileHeaderSize}.encode())
 	return h
 }
 

@@ -265,7 +265,7 @@ func TestDecodeStoreSnapshotAfterLog(t *testing.T) {
 		for _, s := range snaps {
 			data = appendFramed(data, func(b []byte) []byte { return appendSnapshotRecord(b, s) })
 		}
-		copy(data[markOffset:], mark{generation: 1, synced: uint64(len(data))}.encode())
+		copy(data[markAt(1):], mark{generation: 1, synced: uint64(len(data))}.encode())
 		return data
 	}
 	inside := Snapshot{LastIncludedIndex: 2, LastIncludedTerm: 1, Data: []byte("ab")}
@@ -282,4 +282,40 @@ func TestDecodeStoreSnapshotAfterLog(t *testing.T) {
 
 	_, _, err = DecodeStore(file(otherTerm, inside))
 	require.ErrorContains(t, err, "a snapshot through index 2, after one through 3")
+}
+
+// TestFileStoreFirstMarkAfterRewriteTorn: a snapshot rewrites the file with
+// one mark; the next save moves the mark. A crash while that mark is written
+// tears it: the file must still open, from the mark before, with every save
+// that returned — not be refused because both marks fail. The same holds for
+// the first mark of a new store.
+func TestFileStoreFirstMarkAfterRewriteTorn(t *testing.T) {
+	for _, snapshot := range []bool{true, false} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "store")
+		s, err := OpenFileStore(path)
+		require.NoError(t, err)
+		if snapshot {
+			require.NoError(t, s.SaveLog(1, entriesFrom(1, 1, "a", "b")))
+			require.NoError(t, s.SaveSnapshot(Snapshot{LastIncludedIndex: 1, LastIncludedTerm: 1, Data: []byte("a")}))
+		}
+		first := s.mark
+		require.NoError(t, s.SaveHardState(HardState{CurrentTerm: 5, VotedFor: 2}))
+		want, _ := s.Load()
+		second := s.mark
+		require.Equal(t, first.generation+1, second.generation)
+		require.NoError(t, s.Close())
+		whole, _ := os.ReadFile(path)
+		for b := range markSize {
+			torn := bytes.Clone(whole)
+			torn[markAt(second.generation)+b] ^= 0xff
+			p := filepath.Join(dir, fmt.Sprintf("torn-%d", b))
+			require.NoError(t, os.WriteFile(p, torn, 0o600))
+			got, err := OpenFileStore(p)
+			require.NoError(t, err, "snapshot %v: the mark of generation %d torn at byte %d", snapshot, second.generation, b)
+			st, _ := got.Load()
+			require.True(t, equalSaved(want, st), "snapshot %v, torn at %d", snapshot, b)
+			require.NoError(t, got.Close())
+		}
+	}
 }
