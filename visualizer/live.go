@@ -163,8 +163,10 @@ func (l *Live) stateFrame(reason string) []byte {
 	cfg.ID, cfg.Peers = 0, nil
 	nodes := make([]nodeState, len(l.view.Nodes))
 	for i, n := range l.view.Nodes {
-		nodes[i] = nodeState{NodeView: n, timers: l.timers()}
-		nodes[i].Log = slices.Clone(n.Log)
+		// The newest logWindow entries, as the simulator's state frames.
+		nodes[i] = nodeState{NodeView: n, timers: l.timers(), LogLen: uint64(len(n.Log))}
+		from := max(0, len(n.Log)-logWindow)
+		nodes[i].Log, nodes[i].LogFrom = slices.Clone(n.Log[from:]), uint64(from+1)
 	}
 	return encode(stateFrame{
 		Type: "state", Reason: reason, Impl: l.opts.Impl, clock: l.clock(), Config: cfg,
@@ -305,6 +307,26 @@ func refusedInRealTime(op string) error {
 	return errRealTime("this command")
 }
 
+// liveLogFrame answers a log command from the live session's view, as
+// Session.logFrame does from the simulator's.
+func liveLogFrame(view *lab.View, c Command) []byte {
+	n := view.Node(c.Node)
+	if n == nil {
+		return errorFrameFor(c, fmt.Errorf("there is no server n%d: the servers are n1 to n%d", c.Node, len(view.Nodes)))
+	}
+	count := c.Count
+	if count == 0 {
+		count = MaxLogEntries
+	}
+	f := logFrame{Type: "log", ID: c.ID, Node: c.Node, Seq: view.Seq, From: *c.From, LogLen: uint64(len(n.Log)), Entries: []raft.Entry{}}
+	bytes := 0
+	for i := *c.From - 1; i < uint64(len(n.Log)) && len(f.Entries) < count && bytes < logFrameBytes; i++ {
+		f.Entries = append(f.Entries, n.Log[i])
+		bytes += len(n.Log[i].Command)
+	}
+	return encode(f)
+}
+
 // NewLiveHandler returns the routes of a live session: the same page,
 // /ws speaking the same protocol, and /healthz.
 func NewLiveHandler(l *Live, static fs.FS) http.Handler {
@@ -375,9 +397,13 @@ func (l *Live) serveViewer(ctx context.Context, conn *websocket.Conn) {
 			return
 		}
 		cmd, err := DecodeCommand(data)
-		if err == nil && cmd.Op == "state" {
+		if err == nil && (cmd.Op == "state" || cmd.Op == "log") {
 			l.mu.Lock()
-			v.queue(l.stateFrame("asked"))
+			if cmd.Op == "state" {
+				v.queue(l.stateFrame("asked"))
+			} else {
+				v.queue(liveLogFrame(l.view, cmd))
+			}
 			l.mu.Unlock()
 			continue
 		}

@@ -244,8 +244,9 @@ func (n *tracedNode) changes() {
 	}
 }
 
-// maxWholeLog bounds the log reported to a new subscriber: a longer one is
-// reported from its newest maxWholeLog entries only when they are appended.
+// maxWholeLog bounds the log reported to a new subscriber (with its
+// compacted prefix): a longer one is not reported, only what is appended
+// to it afterwards.
 const maxWholeLog = 10_000
 
 // whole reports the node's whole state, as events from an empty server.
@@ -257,8 +258,18 @@ func (n *tracedNode) whole(st raft.Status) {
 	if st.SnapshotIndex > 0 {
 		emit(raft.Event{Kind: raft.EvSnapshot, Index: st.SnapshotIndex, Term: st.SnapshotTerm})
 	}
-	if len(st.Log) > 0 && len(st.Log) <= maxWholeLog {
-		emit(raft.Event{Kind: raft.EvLog, Index: st.SnapshotIndex + 1, Entries: cloneEntries(st.Log)})
+	// The log from index 1, as viewers fold logs (lab.View): the compacted
+	// prefix as entries with no command (the page draws the snapshot over
+	// them), the last one with the snapshot's term.
+	if n := st.SnapshotIndex + uint64(len(st.Log)); n > 0 && n <= maxWholeLog {
+		es := make([]raft.Entry, 0, n)
+		for i := uint64(1); i <= st.SnapshotIndex; i++ {
+			es = append(es, raft.Entry{Index: i})
+		}
+		if st.SnapshotIndex > 0 {
+			es[st.SnapshotIndex-1].Term = st.SnapshotTerm
+		}
+		emit(raft.Event{Kind: raft.EvLog, Index: 1, Entries: append(es, cloneEntries(st.Log)...)})
 	}
 	emit(raft.Event{Kind: raft.EvCommit, Index: st.CommitIndex})
 	if st.LastApplied > 0 {

@@ -264,7 +264,9 @@ function windowed(n) {
 
 function splice(log, from, entries) {
   const keep = Math.max(0, Math.min(log.length, from - 1));
-  return log.slice(0, keep).concat(entries);
+  const out = log.slice(0, keep);
+  out.length = Math.max(keep, from - 1); // entries not known before from are holes
+  return out.concat(entries);
 }
 
 function withKnob(n, knob, v) {
