@@ -30,7 +30,7 @@ var craftedTraces = map[string]string{
 	// recorded at a step so far on that a replay running to it (the page's
 	// "live", "step") ticked for ever.
 	"far-command": `{"format":"raftlab-trace","version":2,"impl":"solutions","seed":1,"nodes":1}
-{"seq":1,"t":0,"kind":"propose","node":1,"step":1000000000000000,"entries":[{"index":0,"term":0,"command":"eA=="}]}
+{"seq":1,"t":0,"kind":"propose","node":1,"step":1000000000000000,"entries":[{"index":0,"term":0,"cmd":"x"}]}
 {"format":"raftlab-trace-end","events":1}
 `,
 	// An election timeout of 2^62 ticks of 1ns: forever before anything happens.
