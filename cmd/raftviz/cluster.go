@@ -58,6 +58,9 @@ func clusterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if err := canServe(impl); err != nil {
+		return err
+	}
 	if *nodes < 1 || *nodes > 9 {
 		return usagef("-nodes %d: a cluster of processes has 1 to 9 servers", *nodes)
 	}

@@ -50,6 +50,9 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if err := canServe(impl); err != nil {
+		return err
+	}
 	opts := nodeOptions{impl: impl, dir: *dir, listen: *listen, snapshotEvery: *snapshotEvery}
 	if st, err := grade.CheckStage(impl, 4); err != nil || !st.Started {
 		opts.snapshotEvery = 0 // a student's stage 4 stubs are never asked to compact
@@ -82,6 +85,24 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	return runNode(ctx, opts, stdout)
+}
+
+// canServe refuses to run real servers of an implementation that has not
+// begun stage 1: its servers would never elect a leader, and nothing would
+// say why. One sentence says where to start.
+func canServe(impl lab.Implementation) error {
+	st, err := grade.CheckStage(impl, 1)
+	if err != nil || st.Started {
+		return nil
+	}
+	file := ""
+	for _, s := range grade.Stages {
+		if s.Number == 1 {
+			file = s.File
+		}
+	}
+	return fmt.Errorf("-impl %s: stage 1 (%s) is not implemented yet — its functions are still the r.todo stubs, so these servers would never elect a leader; start with the handout %s/STAGE1.md and the stubs in %s/%s",
+		impl.Name, grade.StageName(1), impl.Dir, impl.Dir, file)
 }
 
 // parsePeers reads -peers: 1=127.0.0.1:7001,2=127.0.0.1:7002,... (or
