@@ -103,4 +103,3 @@ func TestExercisesOnRealServers(t *testing.T) {
 	require.Contains(t, text, "faults: 1 leaders killed with SIGKILL; a new leader after", text)
 	require.Contains(t, text, "linearizable: yes", text)
 }
-
