@@ -209,12 +209,13 @@ func keys[M ~map[string]V, V any](m M) []string {
 }
 
 // TestReferenceBodiesPass compiles the exercise with the reference's bodies
-// put into the stubs of stages 1..k, for k = 1, 2, 3, and runs its graded
-// tests (k up to the last stage): stages up to k must pass, the later ones must be skipped as not
-// started. This is how a student who has finished stage k stands.
+// put into the stubs of stages 1..k, for every stage k (1 to 4: election,
+// replication, persistence, log compaction), and runs its graded tests:
+// stages up to k must pass, the later ones must be skipped as not started.
+// This is how a student who has finished stage k stands.
 func TestReferenceBodiesPass(t *testing.T) {
 	if testing.Short() {
-		t.Skip("compiles and runs the exercise three times; skipped with -short")
+		t.Skip("compiles and runs the exercise once per stage; skipped with -short")
 	}
 	pristine(t)
 	goTool, err := exec.LookPath("go")
@@ -255,11 +256,66 @@ func TestReferenceBodiesPass(t *testing.T) {
 	}
 }
 
+// toldBefore reports whether the exercise already tells a student to call
+// callee from caller, a stub of an earlier stage: in caller's stub (its doc
+// comment or its TODO), or in caller's stage's handout.
+func toldBefore(t *testing.T, caller, callee string) bool {
+	t.Helper()
+	for _, name := range goFiles(t, ".") {
+		f := parseGo(t, name, true)
+		for _, fn := range f.funcs {
+			if fn.Name.Name != caller {
+				continue
+			}
+			from := fn.Pos()
+			if fn.Doc != nil {
+				from = fn.Doc.Pos()
+			}
+			if strings.Contains(string(f.src[f.fset.Position(from).Offset:f.fset.Position(fn.End()).Offset]), callee) {
+				return true
+			}
+		}
+	}
+	for stage, names := range Shipped {
+		if slices.Contains(names, caller) {
+			b, err := os.ReadFile(fmt.Sprintf("STAGE%d.md", stage))
+			return err == nil && strings.Contains(string(b), callee)
+		}
+	}
+	return false
+}
+
 // TestHandoutsMatchTheStubs keeps each stage's handout in step with the
 // exercise and the suite: it names every function the stage's stubs ask for,
-// and lists every graded test of the stage; and no stub comment gives the
-// commit rule without saying it never lowers commitIndex.
+// every function of an earlier stage that the reference changes to call them
+// (a student wrote those already, and must go back to them), and lists every
+// graded test of the stage; and no stub comment gives the commit rule without
+// saying it never lowers commitIndex.
 func TestHandoutsMatchTheStubs(t *testing.T) {
+	stageOf := map[string]int{}
+	for stage, names := range Shipped {
+		for _, name := range names {
+			stageOf[name] = stage
+		}
+	}
+	// callers[f] lists the stubs of earlier stages whose reference bodies call f.
+	callers := map[string][]string{}
+	for _, name := range goFiles(t, refDir) {
+		for _, fn := range parseGo(t, filepath.Join(refDir, name), false).funcs {
+			caller := fn.Name.Name
+			ast.Inspect(fn, func(n ast.Node) bool {
+				if call, ok := n.(*ast.CallExpr); ok {
+					if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+						callee := sel.Sel.Name
+						if s, c := stageOf[callee], stageOf[caller]; c > 0 && c < s && !slices.Contains(callers[callee], caller) {
+							callers[callee] = append(callers[callee], caller)
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
 	for stage, names := range Shipped {
 		path := fmt.Sprintf("STAGE%d.md", stage)
 		b, err := os.ReadFile(path)
@@ -271,6 +327,11 @@ func TestHandoutsMatchTheStubs(t *testing.T) {
 		handout := string(b)
 		for _, name := range names {
 			require.Contains(t, handout, "`"+name, "%s must name %s, a function the stage's stubs ask for", path, name)
+			for _, caller := range callers[name] {
+				if !strings.Contains(handout, "`"+caller+"`") && !strings.Contains(handout, "`"+caller+"(") && !toldBefore(t, caller, name) {
+					t.Errorf("%s must name %s (stage %d): the reference calls %s from it, and a student who wrote it before this stage must add the call", path, caller, stageOf[caller], name)
+				}
+			}
 		}
 		for _, test := range grade.Tests(stage) {
 			require.Contains(t, handout, "| "+test.Name+" |", "%s must list the graded test %s in its table of tests", path, test.ID())

@@ -51,7 +51,8 @@ func (r *Raft) persistSnapshot() {
 // from it, so commitIndex and lastApplied start there, not at 0.
 func (r *Raft) restoreSnapshot(snap raft.Snapshot) {
 	// TODO(stage 4): unless snap is empty, set the snapshot fields from it,
-	// and commitIndex and lastApplied to its lastIncludedIndex.
+	// and commitIndex and lastApplied to its lastIncludedIndex. Call this
+	// from restore (stage 3): saved.Log holds the entries after the snapshot.
 	r.todo(4)
 }
 
@@ -59,7 +60,9 @@ func (r *Raft) restoreSnapshot(snap raft.Snapshot) {
 // the entries it needs next have been discarded.
 func (r *Raft) sendInstallSnapshot(i int) {
 	// TODO(stage 4): send InstallSnapshot with lastIncludedIndex,
-	// lastIncludedTerm and the data; set nextIndex past the snapshot.
+	// lastIncludedTerm and the data. Call this from sendAppendEntries when
+	// nextIndex-1 is below snapshotIndex. You may count the snapshot as sent
+	// (nextIndex past it) or wait for the reply, as for AppendEntries.
 	r.todo(4)
 }
 
@@ -68,19 +71,24 @@ func (r *Raft) handleInstallSnapshot(m raft.Message) {
 	// TODO(stage 4): 1. Reply immediately if term < currentTerm. Then, as
 	// for AppendEntries, recognise the leader and reset the election timer.
 	// A snapshot through an index at or below commitIndex is late or
-	// duplicated: reply, and change nothing. Otherwise compact (rules 6
-	// and 7), persist before replying, set commitIndex and lastApplied, and
-	// 8. reset the state machine using the snapshot's contents
-	// (raft.SnapshotEnv.RestoreSnapshot). The reply carries lastIncludedIndex.
+	// duplicated: reply, and change nothing (never go back). Otherwise
+	// compact (6. retain the log entries following the snapshot's last
+	// included entry if the log holds it with the same term; 7. else
+	// discard the entire log), persist before replying, set commitIndex and
+	// lastApplied to lastIncludedIndex, and 8. reset the state machine using
+	// the snapshot's contents (raft.SnapshotEnv.RestoreSnapshot) — after
+	// rule 6 too: its entries are not all applied yet, and no longer in the
+	// log. The reply carries lastIncludedIndex (0 when refused).
 	r.todo(4)
 }
 
 // handleInstallSnapshotReply: the follower now holds every entry through the
 // snapshot's last one.
 func (r *Raft) handleInstallSnapshotReply(m raft.Message) {
-	// TODO(stage 4): as for a successful AppendEntriesReply of the current
-	// term: raise matchIndex and nextIndex (never lower them), advance the
-	// commit index, and send what follows if there is more.
+	// TODO(stage 4): only a leader, and only a reply of its current term: as
+	// for a successful AppendEntriesReply, raise matchIndex to the reply's
+	// lastIncludedIndex and nextIndex past it (never lower them), advance
+	// the commit index, and send what follows if there is more.
 	r.todo(4)
 }
 
@@ -89,7 +97,9 @@ func (r *Raft) handleInstallSnapshotReply(m raft.Message) {
 // leader's (Log Matching), and the check starts at the snapshot's last entry.
 func (r *Raft) skipCompacted(m raft.Message) raft.Message {
 	// TODO(stage 4): if prevLogIndex is below snapshotIndex, drop the entries
-	// at or below snapshotIndex and check from the snapshot's last entry.
+	// at or below snapshotIndex and check from the snapshot's last entry (or
+	// from the entry before the first one kept). Call this first thing in
+	// appendEntries (stage 2).
 	r.todo(4)
 	return m
 }

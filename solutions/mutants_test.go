@@ -282,6 +282,12 @@ var reportWording = map[string]wording{
 		open: "names the storage rule the next SaveLog broke, not the one dropped (save the snapshot before replying to InstallSnapshot, Figure 13)"},
 	"the leader sends AppendEntries from a compacted index instead of a snapshot": {rules: []string{"agreement"}, says: []string{"was not applied"},
 		open: "4/Install's report (stage4.go and harness.go, fair's) says only that a command was not applied; " + noLiveness},
+	"an InstallSnapshot of an earlier term is installed": {rules: []string{"stale term"}, says: []string{"reply immediately if term < currentTerm", "deposed leader"},
+		event: `event #\d+: n\d->n\d InstallSnapshot term=\d+`},
+	"an installed snapshot discards the whole log, even a suffix that follows a matching entry": {rules: []string{"InstallSnapshot"}, says: []string{"step 6", "retain the log entries following it"},
+		event: `n\d->n\d InstallSnapshot term=\d+`},
+	"an installed snapshot keeps the entries after its last index without checking that entry's term": {rules: []string{"InstallSnapshot"}, says: []string{"step", "discard the entire log"},
+		event: `InstallSnapshot`},
 	"a follower checks entries it has compacted against its log": {rules: []string{"No Panic"}, says: []string{"appendEntries"},
 		open: "names No Panic and the line, not the rule (entries at or below lastIncludedIndex are committed and match; skip them)"},
 }

@@ -23,6 +23,7 @@ import (
 func init() {
 	stage1Tests = append(stage1Tests, rules1Tests...)
 	stage2Tests = append(stage2Tests, rules2Tests...)
+	stage4Tests = append(stage4Tests, rules4Tests...)
 }
 
 // settle carries out what the last command or delivery set off, without

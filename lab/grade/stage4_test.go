@@ -27,6 +27,7 @@ func TestStage4ScenariosHappen(t *testing.T) {
 		"DuplicateInstall":     {"install", "hold", "release", "duplicate"},
 		"SnapshotDuringAppend": {"snapshot", "hold", "release"},
 		"CompactionChurn":      {"snapshot"},
+		"StaleTermInstall":     {"snapshot", "install", "hold", "release"}, // rules4.go
 	}
 	for _, test := range Tests(4) {
 		for k := range 3 {
