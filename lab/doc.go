@@ -29,6 +29,19 @@
 // TraceWriter writes them as JSON lines, ReadTrace reads them back (refusing a
 // damaged file with the line), and Verify replays a trace and compares.
 //
+// # Checkpoints
+//
+// Replayer.Checkpoint freezes a whole run between two units of work — every
+// node's own memory (opaque to the lab), storage, network, queue, random
+// source, checker, view, the replay's place in its commands — by copying its
+// memory graph with its shape kept; Checkpoint.Resume copies it again into a
+// run that goes on exactly as the original did, byte for byte. A node's Env
+// is part of that graph, so the copy of a node talks to the copy of the
+// simulator: nothing is rebuilt and no student code is asked for anything.
+// What a copy cannot reproduce exactly (a node holding a func value, a
+// channel, an unsafe pointer) is refused, and the caller runs from the seed.
+// The visualizer seeks from them (lab/checkpoint.go says more).
+//
 // # Words used here
 //
 // Step is Figure 2's: a server's Node.Step handles one message. The

@@ -183,21 +183,28 @@ func (s *Session) seek(c Command) (string, error) {
 	} else {
 		to.Time = time.Duration(*c.Time)
 	}
-	if err := s.course.seek(to); err != nil {
-		return "", err
-	}
-	s.fan.broadcast(s.stateFrame("seek"))
-	return "", nil
+	// The seek runs off the session's goroutine (course.go); the state
+	// frame follows the ack once the run stands at the target.
+	return "", s.course.seek(to, s.post, func(err error) {
+		if err != nil {
+			s.fan.broadcast(errorFrameFor(c, err))
+			return
+		}
+		s.fan.broadcast(s.stateFrame("seek"))
+	})
 }
 
 // toLive runs to the end of the recording and carries on from there.
-func (s *Session) toLive(Command) (string, error) {
-	if err := s.course.toLive(); err != nil {
-		return "", err
-	}
-	s.pace.resume(time.Now())
-	s.fan.broadcast(s.stateFrame("live"))
-	return "", nil
+func (s *Session) toLive(c Command) (string, error) {
+	// Off the session's goroutine, like a seek (course.go).
+	return "", s.course.toLive(s.post, func(err error) {
+		if err != nil {
+			s.fan.broadcast(errorFrameFor(c, err))
+			return
+		}
+		s.pace.resume(time.Now())
+		s.fan.broadcast(s.stateFrame("live"))
+	})
 }
 
 // reset starts a new cluster, with a new seed and node count if given.

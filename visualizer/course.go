@@ -1,10 +1,13 @@
 package visualizer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/raftlab/raftlab/lab"
 	"github.com/raftlab/raftlab/raft"
@@ -31,8 +34,10 @@ type course struct {
 	// observe, if set, is shown every event (to check a recording as it
 	// replays).
 	observe func(*raft.Event)
-	// rewinder produces the state at a past point (see seek).
+	// rewinder keeps checkpoints, where seeks start (see seek).
 	rewinder rewinder
+	// seeking is the seek running off the session's goroutine, if any.
+	seeking *seekJob
 	// sent keys each message by its send event (see messages.go).
 	sent sentMessages
 	// proposed counts the bytes of the commands proposed on this course, which
@@ -68,6 +73,12 @@ func (c *course) sink(e *raft.Event) {
 	if !c.quiet {
 		c.batch = append(c.batch, *e)
 	}
+	c.pastHorizon(e)
+}
+
+// pastHorizon moves the horizon to e if e is past it, and keeps it for the
+// timeline.
+func (c *course) pastHorizon(e *raft.Event) {
 	if e.Seq > c.horizon.Seq {
 		c.horizon = mark{Time: e.Time, Seq: e.Seq}
 		if timelineKinds[e.Kind] {
@@ -95,6 +106,7 @@ func (c *course) takeBatch() []raft.Event {
 // advance runs the cluster for d of virtual time, or until over says the
 // frame has done enough (then virtual time falls behind).
 func (c *course) advance(d time.Duration, over func(start time.Time, events, units int) bool) error {
+	c.cancelSeek()
 	target := c.r.Sim.Now() + d
 	start := time.Now()
 	for n := 0; ; n++ {
@@ -114,6 +126,7 @@ func (c *course) advance(d time.Duration, over func(start time.Time, events, uni
 
 // step runs n events (fewer if the run has none left).
 func (c *course) step(n int) error {
+	c.cancelSeek()
 	for range n {
 		ok, err := c.r.StepEvent(lab.Forever)
 		if err != nil || !ok {
@@ -127,6 +140,7 @@ func (c *course) step(n int) error {
 // forgotten, and the timeline's with it. It returns the branch frame to
 // send, or nil if the run was live (nothing to forget).
 func (c *course) branch() *branchFrame {
+	c.cancelSeek()
 	if c.live() {
 		return nil
 	}
@@ -134,13 +148,14 @@ func (c *course) branch() *branchFrame {
 	seq := c.r.Sim.Seq()
 	c.history = slices.DeleteFunc(c.history, func(e raft.Event) bool { return e.Seq > seq })
 	c.horizon = mark{Time: c.r.Sim.Now(), Seq: seq}
-	c.rewinder.forget(seq)
+	c.rewinder.forget(c.r.Sim.Steps())
 	return &branchFrame{Type: "branch", Seq: seq, Time: c.r.Sim.Now()}
 }
 
 // record adds the commands a control just applied — the command events in
 // the batch newer than the recording — to the recording.
 func (c *course) record(err error) error {
+	c.cancelSeek()
 	if err != nil {
 		return err
 	}
@@ -187,33 +202,170 @@ type seekTarget struct {
 	Time  time.Duration
 }
 
-// seek shows the run as it was at the target (at most the horizon).
-func (c *course) seek(to seekTarget) error {
+// Seeking runs off the session's goroutine. seek picks where to start — the
+// latest checkpoint before the target, or the run as it stands now if that
+// is nearer (checkpointed on the spot: its cost is the run's state, not its
+// length), or the seed if the run cannot be checkpointed — and hands the
+// rest to a goroutine of its own, on a replayer of its own, while the
+// session goes on answering and sending frames. When that replayer stands at
+// the target, the session takes it in place of its own, on its goroutine
+// (post). A newer seek, a return to live, a step, a reset or any command
+// that changes the run cancels a seek still running: its result would show a
+// run the session has moved away from.
+
+// seekJob is a seek running in its goroutine.
+type seekJob struct {
+	cancel context.CancelFunc
+	// to is where the job's replayer must end up; sink is where its events
+	// go (a job's own sink until the session takes the replayer).
+	sink func(*raft.Event)
+	// sent keys the messages of the job's run; beyond holds its events past
+	// the horizon (a seek by time may run on past the horizon's event to
+	// the end of its instant), which the course takes with the replayer.
+	sent    sentMessages
+	beyond  []raft.Event
+	horizon mark
+}
+
+func (j *seekJob) note(e *raft.Event) {
+	j.sent.note(e)
+	if e.Seq > j.horizon.Seq {
+		j.beyond = append(j.beyond, *e)
+	}
+}
+
+// seekHook, if set (by tests), is called by a seek's goroutine before it
+// runs: a test holds a seek there for as long as it likes.
+var seekHook atomic.Pointer[func()]
+
+// cancelSeek cancels the seek running, if any.
+func (c *course) cancelSeek() {
+	if c.seeking != nil {
+		c.seeking.cancel()
+		c.seeking = nil
+	}
+}
+
+// seek starts showing the run as it was at the target (at most the horizon):
+// the work runs off the session's goroutine, and done is called on it (by
+// way of post) once the course stands there, or with the error that stopped
+// the seek. A seek cancelled before it ends calls nothing.
+func (c *course) seek(to seekTarget, post func(func()) bool, done func(error)) error {
 	to.Seq, to.Time = min(to.Seq, c.horizon.Seq), min(to.Time, c.horizon.Time)
-	c.quiet = true
-	defer func() { c.quiet = false }()
-	r, err := c.rewinder.rewind(c.opts, c.r.Commands(), to, c.horizon)
+	return c.runOff(func(r *lab.Replayer, ctx context.Context) error {
+		var err error
+		if to.BySeq {
+			err = r.RunUntilSeqContext(ctx, to.Seq)
+		} else {
+			err = runUntilContext(ctx, r, to.Time)
+		}
+		if err != nil {
+			return fmt.Errorf("cannot show the run at %v: %w", describeTarget(to), err)
+		}
+		return nil
+	}, to, post, done)
+}
+
+// runUntilContext is Replayer.RunUntil that stops when ctx is done.
+func runUntilContext(ctx context.Context, r *lab.Replayer, t time.Duration) error {
+	for n := 1; ; n++ {
+		ok, err := r.Advance(t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return r.RunUntil(t)
+}
+
+// runOff starts a job that brings a replayer of the recording to the point
+// to (where run leaves it), from the best start, in a goroutine of its own.
+func (c *course) runOff(run func(*lab.Replayer, context.Context) error, to seekTarget, post func(func()) bool, done func(error)) error {
+	c.cancelSeek()
+	cmds := c.r.Commands()
+	cp, err := c.rewinder.start(c.r, to)
 	if err != nil {
 		return err
 	}
-	c.r = r
-	c.batch = c.batch[:0]
+	ctx, cancel := context.WithCancel(context.Background())
+	job := &seekJob{cancel: cancel, horizon: c.horizon}
+	job.sink = job.note
+	c.seeking = job
+	opts := c.opts
+	opts.Sink = func(e *raft.Event) { job.sink(e) }
+	go func() {
+		defer cancel()
+		if hook := seekHook.Load(); hook != nil {
+			(*hook)()
+		}
+		var r *lab.Replayer
+		var err error
+		if cp != nil {
+			r, err = cp.Resume(cmds, opts.Sink)
+			if err == nil {
+				job.sent.seed(r.Sim.InFlight())
+			}
+		} else {
+			r, err = lab.NewReplayer(opts, cmds)
+		}
+		if err == nil {
+			err = run(r, ctx)
+		}
+		if ctx.Err() != nil {
+			return // cancelled: the session has moved on
+		}
+		post(func() {
+			if c.seeking != job {
+				return // cancelled meanwhile
+			}
+			c.seeking = nil
+			if err == nil {
+				c.take(job, r)
+			}
+			done(err)
+		})
+	}()
 	return nil
 }
 
-// toLive runs to the horizon and past every recorded command.
-func (c *course) toLive() error {
-	c.quiet = true
-	defer func() { c.quiet = false }()
-	if err := c.r.RunUntilSeq(c.horizon.Seq); err != nil {
-		return err
+// take makes the job's replayer the course's.
+func (c *course) take(job *seekJob, r *lab.Replayer) {
+	job.sink = c.sink
+	c.r, c.sent = r, job.sent
+	c.batch = c.batch[:0]
+	for i := range job.beyond {
+		c.pastHorizon(&job.beyond[i])
 	}
-	for c.r.Future() > 0 {
-		if ok, err := c.r.Advance(lab.Forever); err != nil || !ok {
+}
+
+// toLive runs to the horizon and past every recorded command, off the
+// session's goroutine like a seek, and calls done once there.
+func (c *course) toLive(post func(func()) bool, done func(error)) error {
+	if c.live() {
+		c.cancelSeek()
+		done(nil)
+		return nil
+	}
+	horizon := c.horizon
+	return c.runOff(func(r *lab.Replayer, ctx context.Context) error {
+		if err := r.RunUntilSeqContext(ctx, horizon.Seq); err != nil {
 			return err
 		}
-	}
-	return nil
+		for n := 1; r.Future() > 0; n++ {
+			if ok, err := r.Advance(lab.Forever); err != nil || !ok {
+				return err
+			}
+			if n%4096 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		return nil
+	}, seekTarget{BySeq: true, Seq: horizon.Seq}, post, done)
 }
 
 // reset starts a new course: a new cluster with nothing recorded.
@@ -221,47 +373,116 @@ func (c *course) reset(opts lab.Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
+	c.cancelSeek()
 	if err := c.start(opts, nil); err != nil {
 		return err
 	}
 	c.history, c.horizon, c.proposed = c.history[:0], mark{}, 0
+	c.sent = sentMessages{}
 	c.rewinder.forget(0)
 	return nil
 }
 
-// rewinder produces the state of the run at a point of its past. It is the
-// one place that does: today it builds the cluster again from its seed and
-// replays the recorded commands up to the target, which costs time in
-// proportion to the target's distance from the start. Checkpoint-based
-// seeking goes here: passed is shown the run as it advances (to take
-// checkpoints), rewind starts from the latest checkpoint at or before the
-// target instead of from the seed, and forget drops the checkpoints past a
-// branch point (the future they belong to is gone).
-type rewinder struct{}
-
-// rewind returns a replayer of cmds, standing at the target. opts.Sink
-// receives the events it runs through.
-func (rewinder) rewind(opts lab.Options, cmds []raft.Event, to seekTarget, horizon mark) (*lab.Replayer, error) {
-	r, err := lab.NewReplayer(opts, cmds)
-	if err != nil {
-		return nil, err
-	}
-	if to.BySeq {
-		err = r.RunUntilSeq(to.Seq)
-	} else {
-		err = r.RunUntil(to.Time)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot show the run at %v: %w", describeTarget(to), err)
-	}
-	return r, nil
+// rewinder keeps checkpoints of the run (lab.Checkpoint) at intervals of
+// its units of work, so that a seek re-runs at most one interval: passed
+// takes one when the run has gone an interval past the last; start picks
+// where a seek begins; forget drops the checkpoints past a branch point (the
+// future they belong to is gone). It keeps at most maxCheckpoints: when
+// there would be more, it drops every other one and doubles the interval,
+// so memory stays bounded and the interval grows with the run's length only
+// past maxCheckpoints × firstInterval units of work.
+type rewinder struct {
+	cps      []*lab.Checkpoint
+	interval uint64
+	// refused, once set, says why the run cannot be checkpointed (its
+	// implementation holds what a copy cannot reproduce): seeks then re-run
+	// from the seed, still off the session's goroutine.
+	refused error
 }
 
-// passed is shown the run after each frame of advance.
-func (rewinder) passed(*lab.Replayer) {}
+// firstInterval is the units of work between checkpoints at first: about a
+// tenth of a second of work on the machine that set it (tests shorten it).
+var firstInterval uint64 = 1 << 18
 
-// forget drops what the rewinder knows of the run after event seq.
-func (rewinder) forget(uint64) {}
+const maxCheckpoints = 64
+
+// start returns the checkpoint a seek to the target starts from, or nil
+// for the seed. If the run as it stands (r) is before the target and past
+// every checkpoint that is, it is checkpointed now and the seek starts there.
+func (w *rewinder) start(r *lab.Replayer, to seekTarget) (*lab.Checkpoint, error) {
+	before := func(seq uint64, t time.Duration) bool {
+		// By event: strictly before, so that the seek ends on the unit of
+		// work that emits the target, as a run from the seed does.
+		if to.BySeq {
+			return seq < to.Seq
+		}
+		return t <= to.Time
+	}
+	var best *lab.Checkpoint
+	for _, cp := range w.cps {
+		if before(cp.Seq, cp.Time) {
+			best = cp
+		}
+	}
+	s := r.Sim
+	if w.refused == nil && before(s.Seq(), s.Now()) && (best == nil || s.Steps() > best.Steps) {
+		cp, err := r.Checkpoint()
+		if err != nil {
+			w.refused = err
+			return best, nil
+		}
+		return cp, nil
+	}
+	return best, nil
+}
+
+// passed is shown the run after each frame of advance, on the session's
+// goroutine; it takes a checkpoint when one is due.
+func (w *rewinder) passed(r *lab.Replayer) {
+	if w.refused != nil {
+		return
+	}
+	if w.interval == 0 {
+		w.interval = firstInterval
+	}
+	last := uint64(0)
+	if n := len(w.cps); n > 0 {
+		last = w.cps[n-1].Steps
+	}
+	if r.Sim.Steps() < last+w.interval {
+		return
+	}
+	cp, err := r.Checkpoint()
+	if err != nil {
+		w.refused = err
+		return
+	}
+	w.cps = append(w.cps, cp)
+	if len(w.cps) > maxCheckpoints {
+		kept := w.cps[:0]
+		for i, cp := range w.cps {
+			if i%2 == 1 {
+				kept = append(kept, cp)
+			}
+		}
+		clear(w.cps[len(kept):])
+		w.cps = kept
+		w.interval *= 2
+	}
+}
+
+// forget drops the checkpoints taken after unit of work steps.
+func (w *rewinder) forget(steps uint64) {
+	n := len(w.cps)
+	for n > 0 && w.cps[n-1].Steps > steps {
+		n--
+	}
+	clear(w.cps[n:])
+	w.cps = w.cps[:n]
+	if steps == 0 {
+		w.refused = nil
+	}
+}
 
 func describeTarget(to seekTarget) string {
 	if to.BySeq {
@@ -271,3 +492,25 @@ func describeTarget(to seekTarget) string {
 }
 
 var errSessionEnded = errors.New("the session has ended")
+
+// seed keys the messages on their way in a run that starts from a
+// checkpoint: their send events happened before it.
+func (s *sentMessages) seed(list []lab.InFlight) {
+	for _, f := range list {
+		if s.cur == nil || len(s.cur) >= sentGeneration {
+			s.old, s.cur = s.cur, make(map[weak.Pointer[raft.Message]]uint64, 256)
+		}
+		s.cur[weak.Make(f.Msg)] = f.Sent
+	}
+}
+
+// post runs f on the session's goroutine, between two of its frames; false
+// if the session has ended.
+func (s *Session) post(f func()) bool {
+	select {
+	case s.queries <- f:
+		return true
+	case <-s.done:
+		return false
+	}
+}

@@ -17,12 +17,14 @@
 //     has a bounded queue, and one that falls behind is cut off from the
 //     stream until it catches up, then sent a fresh state.
 //
-// Seeking goes through one seam, the course's rewinder: given the recording
-// and a target (an event number or a time), it produces the replayer standing
-// there. Today it re-runs the recording from the seed; checkpoints fit behind
-// the same three methods (rewind from the nearest checkpoint, passed to take
-// them as the run advances, forget to drop those past a branch point) without
-// the rest of the session changing.
+// Seeking goes through one seam, the course's rewinder: it keeps checkpoints
+// of the whole run (lab.Checkpoint) at intervals of its work, taken as the
+// run advances, and dropped past a branch point. A seek (or a return to live)
+// starts from the latest checkpoint before its target, or from the run as it
+// stands if that is nearer, and runs in a goroutine of its own, on a replayer
+// of its own, while the session goes on serving; the session then takes that
+// replayer in place of its own. A newer seek or any command that changes the
+// run cancels it.
 //
 // No viewer costs another more than O(1): a refused command, or a request for
 // state, is answered to its sender alone, and the status that commands
