@@ -35,6 +35,22 @@ type variant struct {
 	patches []patch
 }
 
+// wasteful variants are correct Raft that sends what it need not; each proves
+// that an efficiency budget can fail. Each gets full correctness marks like
+// any correct variant, and must go over the budget of the efficiency test
+// exceeds at most seeds.
+var wasteful = []struct {
+	variant
+	exceeds string
+}{
+	{variant{"WASTEFUL: a leader sends InstallSnapshot to every follower with every heartbeat",
+		"a follower ignores a snapshot it already holds (Figure 13), so this is correct, and wasteful",
+		[]patch{{"election.go",
+			"\tr.heartbeatElapsed = 0\n\tfor i := range r.peers {\n\t\tr.sendAppendEntries(i)\n\t}",
+			"\tr.heartbeatElapsed = 0\n\tfor i := range r.peers {\n\t\tr.sendAppendEntries(i)\n\t\tif r.snapshotIndex > 0 {\n\t\t\tnext := r.nextIndex[i]\n\t\t\tr.sendInstallSnapshot(i)\n\t\t\tr.nextIndex[i] = max(next, r.nextIndex[i])\n\t\t}\n\t}"}}},
+		"4/InstallCount"},
+}
+
 var variants = []variant{
 	{"nextIndex is advanced only by a successful reply",
 		"Figure 2: \"If successful: update nextIndex and matchIndex for follower\"; nothing says to advance it on sending",
@@ -90,19 +106,22 @@ var variants = []variant{
 
 // variantResult is what the variants' program prints for one variant.
 type variantResult struct {
-	Name    string  `json:"name"`
-	Seconds float64 `json:"seconds"`
-	Tests   []struct {
-		Test string `json:"test"` // stage/Name
-		Kind string `json:"kind"` // of the test: correctness or efficiency
-		// Correctness and Efficiency count the seeds that failed for each
-		// kind of reason (a correctness failure can happen in an efficiency
-		// test: a broken rule is a broken rule wherever it is found).
-		Correctness int    `json:"correctness"`
-		Efficiency  int    `json:"efficiency"`
-		Seeds       int    `json:"seeds"`
-		Report      string `json:"report,omitempty"` // the first failure's report
-	} `json:"tests"`
+	Name    string           `json:"name"`
+	Seconds float64          `json:"seconds"`
+	Tests   []testResultLine `json:"tests"`
+}
+
+// testResultLine is one test's result for one variant.
+type testResultLine struct {
+	Test string `json:"test"` // stage/Name
+	Kind string `json:"kind"` // of the test: correctness or efficiency
+	// Correctness and Efficiency count the seeds that failed for each
+	// kind of reason (a correctness failure can happen in an efficiency
+	// test: a broken rule is a broken rule wherever it is found).
+	Correctness int    `json:"correctness"`
+	Efficiency  int    `json:"efficiency"`
+	Seeds       int    `json:"seeds"`
+	Report      string `json:"report,omitempty"` // the first failure's report
 }
 
 // buildAndRun builds every patched copy of the reference as its own package
@@ -171,9 +190,14 @@ func TestCorrectVariantsPass(t *testing.T) {
 	// it (and $RAFTLAB_TESTS, read by the program, only the tests it lists):
 	// for a long run of one variant on one test, e.g.
 	//   RAFTLAB_VARIANTS='one entry per refusal' RAFTLAB_TESTS=4/CompactionChurn RAFTLAB_SEEDS_FACTOR=20 go test -run CorrectVariants ./solutions/
-	chosen := variants
+	chosen := slices.Clone(variants)
+	exceeds := map[string]string{}
+	for _, w := range wasteful {
+		chosen = append(chosen, w.variant)
+		exceeds[w.name] = w.exceeds
+	}
 	if only := os.Getenv("RAFTLAB_VARIANTS"); only != "" {
-		chosen = slices.DeleteFunc(slices.Clone(variants), func(v variant) bool { return !strings.Contains(v.name, only) })
+		chosen = slices.DeleteFunc(chosen, func(v variant) bool { return !strings.Contains(v.name, only) })
 		require.NotEmpty(t, chosen, "no correct variant's name contains $RAFTLAB_VARIANTS=%q", only)
 	}
 	names := make([]string, len(chosen))
@@ -192,9 +216,21 @@ func TestCorrectVariantsPass(t *testing.T) {
 	require.NoError(t, sc.Err())
 	t.Logf("| correct variant | why it is Raft | correctness | efficiency budgets exceeded (failing seeds) |")
 	t.Logf("|---|---|---|---|")
+	var wastes []string
 	for i, v := range chosen {
 		r, ok := results[fmt.Sprintf("v%02d", i)]
 		require.True(t, ok, "no result for variant %q", v.name)
+		if test := exceeds[v.name]; test != "" {
+			i := slices.IndexFunc(r.Tests, func(tr testResultLine) bool { return tr.Test == test })
+			if i < 0 {
+				wastes = append(wastes, fmt.Sprintf("wasteful variant %q: %s was not run ($RAFTLAB_TESTS)", v.name, test))
+			} else if tr := r.Tests[i]; tr.Efficiency*2 <= tr.Seeds {
+				t.Errorf("wasteful variant %q went over the budget of %s at only %d of %d seeds: the budget cannot tell it from a frugal leader",
+					v.name, test, tr.Efficiency, tr.Seeds)
+			} else {
+				wastes = append(wastes, fmt.Sprintf("wasteful variant %q goes over the budget of %s at %d of %d seeds; the first:\n%s", v.name, test, tr.Efficiency, tr.Seeds, tr.Report))
+			}
+		}
 		seeds, passed, tests := 0, 0, 0
 		var over []string
 		for _, tr := range r.Tests {
@@ -214,7 +250,12 @@ func TestCorrectVariantsPass(t *testing.T) {
 		if len(over) > 0 {
 			eff = strings.Join(over, ", ")
 		}
-		t.Logf("| %s | %s | %d/%d tests at %d seeds | %s |", v.name, v.why, passed, tests, seeds, eff)
+		if exceeds[v.name] == "" {
+			t.Logf("| %s | %s | %d/%d tests at %d seeds | %s |", v.name, v.why, passed, tests, seeds, eff)
+		}
+	}
+	for _, w := range wastes {
+		t.Log(w)
 	}
 }
 

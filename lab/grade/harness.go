@@ -97,6 +97,28 @@ func (h *Harness) Fatalf(check, format string, args ...any) {
 	panic(failure{check: check, msg: fmt.Sprintf(format, args...)})
 }
 
+// refused stops the test because the lab refused what the test asked of it:
+// check names the step ("crash"), doing says what the test was doing, in
+// the paper's words, and err is the lab's refusal. The student's servers did
+// not cause it (a server that panics is reported as such, before this), so
+// the report says so, and how to pass it on.
+func (h *Harness) refused(check, doing string, err error) {
+	h.Fatalf(check, "the test was %s, and the lab refused: %v. "+
+		"This is a mistake of the test, not of your servers: please report it, with the command below that replays it",
+		doing, strings.TrimPrefix(err.Error(), "lab: "))
+}
+
+// connectedOrNot lists the servers whose connected flag is want.
+func connectedOrNot(connected []bool, want bool) []raft.NodeID {
+	var ids []raft.NodeID
+	for i, c := range connected {
+		if c == want {
+			ids = append(ids, raft.NodeID(i+1))
+		}
+	}
+	return ids
+}
+
 // OverBudget stops the test because a cost (messages, bytes, round trips)
 // went over its budget: an efficiency failure, which costs the test's
 // efficiency points and says nothing against correctness. The message should
@@ -192,7 +214,7 @@ func (h *Harness) applyConnections() {
 		}
 	}
 	if err := h.sim.Partition(append([][]raft.NodeID{in}, groups...)...); err != nil {
-		h.Fatalf("harness", "%v", err)
+		h.refused("network partition", fmt.Sprintf("cutting %v off from the other servers (a network partition: messages to and from them are lost)", connectedOrNot(h.connected, false)), err)
 	}
 }
 
@@ -200,7 +222,7 @@ func (h *Harness) applyConnections() {
 // The harness then counts the first group as the connected one.
 func (h *Harness) Partition(groups ...[]raft.NodeID) {
 	if err := h.sim.Partition(groups...); err != nil {
-		h.Fatalf("harness", "%v", err)
+		h.refused("network partition", fmt.Sprintf("splitting the servers into groups %v that cannot talk to each other (a network partition)", groups), err)
 	}
 	for i := range h.connected {
 		h.connected[i] = len(groups) > 0 && slices.Contains(groups[0], raft.NodeID(i+1))
@@ -210,14 +232,14 @@ func (h *Harness) Partition(groups ...[]raft.NodeID) {
 // Crash crashes server id: its volatile state is lost, its storage kept.
 func (h *Harness) Crash(id raft.NodeID) {
 	if err := h.sim.Crash(id); err != nil {
-		h.Fatalf("harness", "%v", err)
+		h.refused("crash", fmt.Sprintf("crashing %v (it loses its volatile state and keeps its persistent state: currentTerm, votedFor and log, Figure 2)", id), err)
 	}
 }
 
 // Restart starts server id again from what it stored.
 func (h *Harness) Restart(id raft.NodeID) {
 	if err := h.sim.Restart(id); err != nil {
-		h.Fatalf("harness", "%v", err)
+		h.refused("restart", fmt.Sprintf("restarting %v from its persistent state (currentTerm, votedFor and log, Figure 2)", id), err)
 	}
 	h.checkSafety()
 }
@@ -225,7 +247,7 @@ func (h *Harness) Restart(id raft.NodeID) {
 // SetNetwork changes the network's behaviour.
 func (h *Harness) SetNetwork(n lab.Network) {
 	if err := h.sim.SetNetwork(n); err != nil {
-		h.Fatalf("harness", "%v", err)
+		h.refused("network", fmt.Sprintf("changing how the network delivers messages (latency %v to %v, %.0f%% lost)", n.MinLatency, n.MaxLatency, 100*n.Loss), err)
 	}
 }
 
@@ -233,7 +255,8 @@ func (h *Harness) SetNetwork(n lab.Network) {
 func (h *Harness) Status(id raft.NodeID) raft.Status {
 	st, ok := h.sim.Status(id)
 	if !ok {
-		h.Fatalf("harness", "%v is down and has no status", id)
+		h.refused("server state", fmt.Sprintf("reading %v's state (currentTerm, votedFor, log, commitIndex)", id),
+			fmt.Errorf("%v is down: a crashed server has no state to read until it restarts", id))
 	}
 	return st
 }
@@ -272,8 +295,9 @@ func (h *Harness) forceTimeout(id raft.NodeID) bool {
 	limit := 2*h.sim.Options().Config.ElectionTicks() + 2
 	for ticked := 0; ticked <= limit; {
 		ticked += max(min(st.ElectionTimeout-st.ElectionElapsed, limit), 1)
-		if err := h.sim.ForceTimeout(id); err != nil {
-			h.Fatalf("harness", "%v", err) // id is up and not the leader: the lab's own mistake
+		if err := h.sim.ForceTimeout(id); err != nil { // id is up and not the leader: the lab's own mistake
+			h.refused("election timeout", fmt.Sprintf("making %v's election timeout elapse, as if it heard from no leader "+
+				"(Figure 2: a follower that receives no AppendEntries and grants no vote converts to candidate)", id), err)
 		}
 		now := h.Status(id)
 		if now.Term > st.Term || now.Role == raft.Leader {
@@ -382,7 +406,7 @@ func (h *Harness) describe() string {
 func (h *Harness) Propose(id raft.NodeID, cmd string) (index, term uint64, isLeader bool) {
 	index, term, isLeader, err := h.sim.Propose(id, []byte(cmd))
 	if err != nil {
-		h.Fatalf("harness", "%v", err)
+		h.refused("client request", fmt.Sprintf("offering the command %q to %v, as a client would (section 8)", cmd, id), err)
 	}
 	return index, term, isLeader
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftlab/raftlab/lab"
 	"github.com/raftlab/raftlab/raft"
+	"github.com/raftlab/raftlab/solutions"
 )
 
 // A failure's event window ends at the event that broke the rule, includes
@@ -59,3 +60,38 @@ func (n *idle) Tick()                                 {}
 func (n *idle) Step(raft.Message)                     {}
 func (n *idle) Propose([]byte) (uint64, uint64, bool) { return 0, 0, false }
 func (n *idle) Status() raft.Status                   { return raft.Status{ID: n.id} }
+
+// When the lab refuses what a test asks of it, the report says what the test
+// was doing and what the lab refused, and never blames the student's servers
+// or says only "harness".
+func TestRefusalsSayWhatTheTestWasDoing(t *testing.T) {
+	ref := lab.Implementation{Name: "solutions", New: solutions.New}
+	cases := []struct {
+		name string
+		run  func(h *Harness)
+		want []string
+	}{
+		{"crash twice", func(h *Harness) { h.Crash(2); h.Crash(2) },
+			[]string{"Check failed: crash", "the test was crashing n2", "persistent state", "n2 is already down"}},
+		{"restart a running server", func(h *Harness) { h.Restart(1) },
+			[]string{"Check failed: restart", "the test was restarting n1", "n1 is running"}},
+		{"propose to a down server", func(h *Harness) { h.Crash(3); h.Propose(3, "x") },
+			[]string{"Check failed: client request", `offering the command "x" to n3`, "n3 is down"}},
+		{"status of a down server", func(h *Harness) { h.Crash(3); h.Status(3) },
+			[]string{"Check failed: server state", "reading n3's state", "a crashed server has no state"}},
+		{"partition naming no server", func(h *Harness) { h.Partition([]raft.NodeID{1, 9}) },
+			[]string{"Check failed: network partition", "splitting the servers into groups", "n9"}},
+	}
+	for _, c := range cases {
+		test := &Test{Stage: 1, Name: "Refusal", Nodes: 3, Run: c.run}
+		r := runOnce(ref, test, 1, nil)
+		require.NotNil(t, r.Failure, c.name)
+		report := r.Failure.Report()
+		for _, w := range c.want {
+			require.Contains(t, report, w, c.name)
+		}
+		require.Contains(t, report, "a mistake of the test, not of your servers", c.name)
+		require.NotContains(t, report, "harness", c.name)
+		require.NotContains(t, report, "lab: ", c.name)
+	}
+}
