@@ -33,6 +33,7 @@ type loadOptions struct {
 type faultReport struct {
 	kills      int
 	newLeader  []time.Duration // from each kill to a new leader
+	elections  []uint64        // for each kill, the terms it took: 1 is one election, more are split or failed ones
 	lastErrors []string
 }
 
@@ -184,6 +185,23 @@ func reportLoad(o loadOptions, history []kv.Op, errs int, lastErr string, terms 
 		nl := slices.Clone(fr.newLeader)
 		slices.Sort(nl)
 		fmt.Fprintf(stdout, "  faults: %d leaders killed with SIGKILL; a new leader after p50 %v, max %v\n", fr.kills, median(nl).Round(time.Millisecond), nl[len(nl)-1].Round(time.Millisecond))
+		// How many terms each took: a kill that took long because a vote
+		// split (two candidates at once, each needing another timeout) is told
+		// apart from one that took long with a single election (a slow server).
+		byTerms := map[uint64][]time.Duration{}
+		var counts []uint64
+		for i, n := range fr.elections {
+			if _, ok := byTerms[n]; !ok {
+				counts = append(counts, n)
+			}
+			byTerms[n] = append(byTerms[n], fr.newLeader[i])
+		}
+		slices.Sort(counts)
+		for _, n := range counts {
+			d := byTerms[n]
+			slices.Sort(d)
+			fmt.Fprintf(stdout, "    %d kill(s) won in %d term(s) after the old one: p50 %v, max %v\n", len(d), n, median(d).Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
+		}
 		for _, e := range fr.lastErrors {
 			fmt.Fprintf(stdout, "  fault: %s\n", e)
 		}
@@ -271,6 +289,7 @@ func (c *procCluster) killLeaders(kills int, every time.Duration) func(ctx conte
 			for ctx.Err() == nil { // the tool's own clock: a new leader in a later term
 				if id, term := c.leaderOf(ctx); id != raft.None && term > oldTerm {
 					fr.newLeader = append(fr.newLeader, time.Since(killed))
+					fr.elections = append(fr.elections, term-oldTerm)
 					break
 				}
 				select {
