@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/raftlab/raftlab/lab"
 	"github.com/raftlab/raftlab/lab/grade"
 )
 
 func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("grade", "grade [-impl NAME] [-stage 1|2|3|all] [-seeds N] [-test STAGE/NAME [-seed N]]", stderr)
+	numbers, named := stageLists()
+	fs := newFlags("grade", "grade [-impl NAME] [-stage "+numbers+"|all] [-seeds N] [-test STAGE/NAME [-seed N]]", stderr)
 	implOf := implFlag(fs, "exercises", "implementation to grade")
-	stageFlag := fs.String("stage", "all", "stage to grade: 1 (election), 2 (replication), 3 (persistence) or all")
+	stageFlag := fs.String("stage", "all", "stage to grade: "+named+" or all")
 	seeds := fs.Int("seeds", 0, "seeds per test (0: each test's own count)")
 	testName := fs.String("test", "", "run one test, e.g. 1/ReElection, and show every failure")
 	seed := fs.Uint64("seed", 0, "with -test: run only this seed (from a failure report)")
@@ -41,7 +43,7 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		n, err := strconv.Atoi(*stageFlag)
 		if err != nil || grade.Tests(n) == nil {
-			return usagef("-stage %q: the stages are 1 (election), 2 (replication), 3 (persistence), or all", *stageFlag)
+			return usagef("-stage %q: the stages are %s, or all", *stageFlag, named)
 		}
 		stages = []int{n}
 	}
@@ -75,6 +77,19 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return exitError{1}
 	}
 	return nil
+}
+
+// stageLists names the stages from grade.Stages, so that the help never
+// falls behind the suites: "1|2|3|4" and "1 (election), 2 (replication), 3
+// (persistence), 4 (compaction)".
+func stageLists() (numbers, named string) {
+	var nums, names []string
+	for _, st := range grade.Stages {
+		words := strings.Fields(st.Name)
+		nums = append(nums, strconv.Itoa(st.Number))
+		names = append(names, fmt.Sprintf("%d (%s)", st.Number, words[len(words)-1]))
+	}
+	return strings.Join(nums, "|"), strings.Join(names, ", ")
 }
 
 // gradeOne runs one test, at one seed or at all its seeds, and reports every failure.

@@ -45,7 +45,7 @@ func TestBadFlagsGiveOneLineAndExit2(t *testing.T) {
 		{[]string{"sim", "-bogus"}, "raftviz sim: flag provided but not defined: -bogus"},
 		{[]string{"sim", "-for", "soon"}, `raftviz sim: invalid value "soon" for flag -for`},
 		{[]string{"grade", "-impl", "nope"}, `raftviz grade: unknown implementation "nope"`},
-		{[]string{"grade", "-stage", "9"}, `raftviz grade: -stage "9": the stages are 1 (election), 2 (replication), 3 (persistence), or all`},
+		{[]string{"grade", "-stage", "9"}, `raftviz grade: -stage "9": the stages are 1 (election), 2 (replication), 3 (persistence), 4 (compaction), or all`},
 		{[]string{"grade", "-test", "NoSuchTest"}, `raftviz grade: lab: there is no test "NoSuchTest"`},
 		{[]string{"grade", "-seed", "4"}, "raftviz grade: -seed goes with -test"},
 		{[]string{"serve", "-nodes", "-1"}, "raftviz serve: -nodes -1: a cluster has 1 to 15 nodes"},
