@@ -122,7 +122,7 @@ var mutants = []mutant{
 	{"commitIndex is set to leaderCommit without the min", 2, "FastBackup", []patch{{"replication.go",
 		"if commit := min(m.LeaderCommit, lastNew); commit > r.commitIndex {",
 		"if commit := m.LeaderCommit; commit > r.commitIndex {"}}},
-	{"entries are applied before they are committed", 2, "FailAgree", []patch{{"replication.go",
+	{"entries are applied before they are committed", 2, "CommitNeedsMajority", []patch{{"replication.go",
 		"for r.lastApplied < r.commitIndex {",
 		"for r.lastApplied < r.lastLogIndex() {"}}},
 	{"a follower accepts AppendEntries from a stale term", 2, "StaleLeaderRefused", []patch{{"election.go",
