@@ -89,9 +89,10 @@ func startLiveCluster(t *testing.T, args ...string) string {
 // rest unavailable, each with the server's reason: real presses on those do
 // nothing, the keys say why, the run has no seed, and pause stops the view
 // while the servers run on. Kill -9, restart, cut off, heal and propose
-// work; messages are drawn on their way, each said in the server's text.
+// work; messages are drawn on their way, each said in the server's text;
+// the servers' snapshots (a snapshot every 2 entries) show on their rows.
 func TestLivePageRealProcesses(t *testing.T) {
-	url := startLiveCluster(t)
+	url := startLiveCluster(t, "-snapshot-every", "2")
 	p := openBrowser(t, url, pageOptions{})
 	poll[bool](p, `document.body.classList.contains('realtime')`)
 	lead, term := p.leader(0, 0)
@@ -210,6 +211,19 @@ func TestLivePageRealProcesses(t *testing.T) {
 	p.do(chromedp.SetValue(chromedp.CSS(`#propose-text`), "live=2"))
 	p.press(`#propose-form button[type=submit]`, 200*time.Millisecond)
 	poll[bool](p, `raftviz.model.nodes.filter(n => n.log.some(e => e && (e.cmd || '').includes('"live"'))).length === 3`)
+	// Two entries applied: every server has compacted its log (-snapshot-every 2),
+	// and its row shows the snapshot before the entries it keeps.
+	poll[bool](p, `raftviz.model.nodes.every(n => n.snapshotIndex >= 2)`)
+	p.frames(2)
+	require.Equal(t, 3, p.snapshotRows())
+	// A server restarted from its folder shows the snapshot it restored.
+	p.clickNode(cut)
+	p.press(`#node-view button[data-act=crash]:not(:disabled)`, 180*time.Millisecond)
+	poll[bool](p, fmt.Sprintf(`raftviz.model.node(%d).up === false`, cut))
+	p.press(`#node-view button[data-act=restart]:not(:disabled)`, 210*time.Millisecond)
+	poll[bool](p, fmt.Sprintf(`(n => n.up && n.snapshotIndex >= 2 && n.log.length >= n.snapshotIndex)(raftviz.model.node(%d))`, cut))
+	p.frames(2)
+	require.Equal(t, 3, p.snapshotRows())
 	require.Empty(t, eval[[]string](p, `raftviz.stats.errors`), "no command was refused")
 	require.False(t, strings.Contains(eval[string](p, `document.body.textContent`), "seed 0"))
 	p.screenshot("live")

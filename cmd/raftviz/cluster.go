@@ -44,6 +44,7 @@ func clusterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	def := raft.DefaultConfig()
 	election := fs.Duration("election-timeout", def.ElectionTimeout, "shortest wait without a leader before an election")
 	heartbeat := fs.Duration("heartbeat", def.HeartbeatTimeout, "how often a leader sends AppendEntries when idle")
+	snapshotEvery := fs.Uint64("snapshot-every", 1000, "every server compacts its log with a snapshot of its key/value state every N applied entries (stage 4; 0 never)")
 	load := fs.Bool("load", false, "run the load client against the cluster while killing leaders (-kills), print its summary and stop")
 	kills := fs.Int("kills", 5, "with -load: leaders to kill with SIGKILL, one every -kill-every (each restarted from its folder)")
 	killEvery := fs.Duration("kill-every", time.Second, "with -load: time between two leader kills")
@@ -83,7 +84,7 @@ func clusterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	o := clusterOptions{impl: impl, nodes: *nodes, dir: *dir, cfg: cfg,
-		nodeArgs: []string{"-election-timeout", election.String(), "-heartbeat", heartbeat.String()}}
+		nodeArgs: []string{"-election-timeout", election.String(), "-heartbeat", heartbeat.String(), "-snapshot-every", fmt.Sprint(*snapshotEvery)}}
 	if o.dir == "" {
 		if o.dir, err = os.MkdirTemp("", "raftviz-cluster-"); err != nil {
 			return err
