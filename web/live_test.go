@@ -228,3 +228,38 @@ func TestLivePageRealProcesses(t *testing.T) {
 	require.False(t, strings.Contains(eval[string](p, `document.body.textContent`), "seed 0"))
 	p.screenshot("live")
 }
+
+// The page of real processes fits one screen as the simulator's does: at a
+// projector's sizes, in normal and large mode, the note on real time leaves
+// the ring, the logs, the timeline and the controls inside the window, none
+// covering another.
+func TestLivePageOneScreen(t *testing.T) {
+	url := startLiveCluster(t)
+	p := openBrowser(t, url, pageOptions{width: 1280, height: 720})
+	poll[bool](p, `document.body.classList.contains('realtime')`)
+	p.leader(0, 0)
+	for _, size := range [][2]int{{1280, 720}, {1600, 900}} {
+		w, h := float64(size[0]), float64(size[1])
+		p.do(chromedp.EmulateViewport(int64(size[0]), int64(size[1])))
+		for _, large := range []bool{false, true} {
+			if large != eval[bool](p, `document.body.classList.contains('large')`) {
+				p.press(`#btn-large`, 150*time.Millisecond)
+				poll[bool](p, fmt.Sprintf(`document.body.classList.contains('large') === %v`, large))
+			}
+			p.frames(4)
+			name := fmt.Sprintf("%vx%v, large %v", w, h, large)
+			require.LessOrEqual(t, eval[float64](p, `document.documentElement.scrollHeight`), h, "%s: the page scrolls", name)
+			parts := map[string]box{}
+			for _, sel := range []string{"#realtime", "#ring", "#logs-box", "#timeline", "#btn-pause", "#legend", "#last-event"} {
+				parts[sel] = eval[box](p, boxJS+fmt.Sprintf(`(document.querySelector('%s'))`, sel))
+				require.True(t, parts[sel].inside(w, h), "%s: %s is not inside the window: %+v", name, sel, parts[sel])
+			}
+			for _, pair := range [][2]string{{"#realtime", "#ring"}, {"#ring", "#logs-box"}, {"#ring", "#timeline"}, {"#logs-box", "#timeline"}, {"#legend", "#timeline"}} {
+				require.False(t, parts[pair[0]].overlaps(parts[pair[1]]), "%s: %s and %s overlap", name, pair[0], pair[1])
+			}
+		}
+		p.screenshot(fmt.Sprintf("live-one-screen-%dx%d", size[0], size[1]))
+		p.press(`#btn-large`, 150*time.Millisecond)
+		poll[bool](p, `!document.body.classList.contains('large')`)
+	}
+}

@@ -170,11 +170,11 @@ export class Controller {
     const b = document.createElement('b');
     b.textContent = 'Real processes on the wall clock. ';
     note.append(b, 'Pause stops this timeline view, not the servers: they run on. ' +
-      'Stepping, speed, going back in time, forcing a timeout, scenarios, a seed and the network\'s loss belong to the simulator: ' +
-      'they are shown unavailable (hover one to read why). Crash is kill -9; Restart starts the process from its folder. ');
+      'The simulator\'s controls are shown unavailable (hover one to read why); Crash is kill -9. ');
     const small = document.createElement('span');
     small.className = 'hint';
-    small.textContent = 'Messages: ' + (rt.messages || '');
+    small.textContent = 'Messages drawn: a sample, slowed to be seen.';
+    small.title = rt.messages || '';
     note.append(small);
     note.classList.remove('hidden');
   }
