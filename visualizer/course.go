@@ -38,6 +38,8 @@ type course struct {
 	rewinder rewinder
 	// seeking is the seek running off the session's goroutine, if any.
 	seeking *seekJob
+	// pageLog: see forViewers.
+	pageLog []uint64
 	// sent keys each message by its send event (see messages.go).
 	sent sentMessages
 	// proposed counts the bytes of the commands proposed on this course, which
@@ -61,6 +63,7 @@ func (c *course) start(opts lab.Options, cmds []raft.Event) error {
 	}
 	c.opts, c.r = opts, r
 	c.batch = c.batch[:0]
+	c.syncPageLog()
 	return nil
 }
 
@@ -70,10 +73,62 @@ func (c *course) sink(e *raft.Event) {
 	if c.observe != nil {
 		c.observe(e)
 	}
+	before := c.notePageLog(e)
 	if !c.quiet {
-		c.batch = append(c.batch, *e)
+		c.batch = append(c.batch, forViewers(e, before))
 	}
 	c.pastHorizon(e)
+}
+
+// Events frames stay bounded like state frames: an event that appends more
+// than logWindow entries to a log the page holds (a restarted server's log,
+// restored from its storage, comes as one such event) goes to viewers as its
+// newest logWindow entries, placed at their indexes; the page keeps the
+// entries before them as holes, as it does a state frame's window, and asks
+// for them with the log command when shown. Only an event that replaces
+// nothing is cut: one that rewrites entries the page holds must carry them
+// all, or the page would go on showing the old ones.
+//
+// pageLog holds each log's length as the viewers' pages have it: what the
+// events sent so far make it, or the view's when a state frame was sent.
+
+// notePageLog follows the length of each log as events change it, and
+// reports the length before e.
+func (c *course) notePageLog(e *raft.Event) (before uint64) {
+	if int(e.Node) < 1 || int(e.Node) > len(c.pageLog) {
+		return 0
+	}
+	l := &c.pageLog[e.Node-1]
+	before = *l
+	switch e.Kind {
+	case raft.EvRestart:
+		*l = 0
+	case raft.EvLog:
+		*l = e.Index - 1 + uint64(len(e.Entries))
+	}
+	return before
+}
+
+// forViewers returns e as viewers are sent it, given the length its log had
+// on their pages before it (see pageLog).
+func forViewers(e *raft.Event, before uint64) raft.Event {
+	ev := *e
+	if ev.Kind == raft.EvLog && len(ev.Entries) > logWindow && ev.Index >= 1 && before <= ev.Index-1 {
+		cut := len(ev.Entries) - logWindow
+		ev.Index += uint64(cut)
+		ev.Entries = ev.Entries[cut:]
+	}
+	return ev
+}
+
+// syncPageLog takes the logs' lengths from the view: a state frame has just
+// told (or will tell) every viewer the run as it stands.
+func (c *course) syncPageLog() {
+	nodes := c.r.Sim.View().Nodes
+	c.pageLog = c.pageLog[:0]
+	for _, n := range nodes {
+		c.pageLog = append(c.pageLog, uint64(len(n.Log)))
+	}
 }
 
 // pastHorizon moves the horizon to e if e is past it, and keeps it for the
@@ -338,6 +393,7 @@ func (c *course) take(job *seekJob, r *lab.Replayer) {
 	job.sink = c.sink
 	c.r, c.sent = r, job.sent
 	c.batch = c.batch[:0]
+	c.syncPageLog()
 	for i := range job.beyond {
 		c.pastHorizon(&job.beyond[i])
 	}
