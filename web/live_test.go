@@ -254,6 +254,9 @@ func TestLivePageOneScreen(t *testing.T) {
 				parts[sel] = eval[box](p, boxJS+fmt.Sprintf(`(document.querySelector('%s'))`, sel))
 				require.True(t, parts[sel].inside(w, h), "%s: %s is not inside the window: %+v", name, sel, parts[sel])
 			}
+			// The note stays short: the ring keeps most of the height.
+			require.LessOrEqual(t, parts["#realtime"].Bottom-parts["#realtime"].Top, 0.12*h, "%s: the note on real time takes %v px", name, parts["#realtime"].Bottom-parts["#realtime"].Top)
+			require.GreaterOrEqual(t, parts["#ring"].Bottom-parts["#ring"].Top, 0.45*h, "%s: the ring is squeezed to %v px", name, parts["#ring"].Bottom-parts["#ring"].Top)
 			for _, pair := range [][2]string{{"#realtime", "#ring"}, {"#ring", "#logs-box"}, {"#ring", "#timeline"}, {"#logs-box", "#timeline"}, {"#legend", "#timeline"}} {
 				require.False(t, parts[pair[0]].overlaps(parts[pair[1]]), "%s: %s and %s overlap", name, pair[0], pair[1])
 			}
