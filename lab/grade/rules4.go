@@ -1,6 +1,8 @@
 package grade
 
 import (
+	"time"
+
 	"github.com/raftlab/raftlab/raft"
 )
 
@@ -8,7 +10,7 @@ import (
 
 var rules4Tests = []*Test{
 	{Stage: 4, Name: "StaleTermInstall", Points: 4, Nodes: 3, SnapshotEvery: snapshotEvery, Seeds: 10, Run: testStaleTermInstall,
-		What: "an InstallSnapshot from a deposed leader, delivered late, is refused: its term is below currentTerm"},
+		What: "a follower down while the others compact is caught up by InstallSnapshot — stored before its reply, commitIndex and lastApplied moved to the snapshot — and an InstallSnapshot from a deposed leader, delivered late, is refused"},
 }
 
 // testStaleTermInstall: a follower f is down while the leader compacts (down,
@@ -43,8 +45,11 @@ func testStaleTermInstall(h *Harness) {
 			"Section 7: the leader must occasionally send snapshots to followers that lag behind — when the entries a follower needs next have been discarded (Figure 13)%s",
 			old, term, compacted, f, h.Status(f).LastIndex(), 2*h.ElectionTimeout(), h.describe())
 	}
-	// f is caught up by the leader's other messages; then the leader is
-	// deposed and f follows g in a later term.
+	// f is caught up by the leader's other messages. The first
+	// InstallSnapshot that reaches it is checked as it is handled: Figure
+	// 13's rule 8, and the snapshot stored before the reply leaves.
+	h.checkInstalled(f, 2*h.ElectionTimeout())
+	// Then the leader is deposed and f follows g in a later term.
 	h.runUntil(func() bool { return h.Status(f).CommitIndex >= stale[0].Msg.LastIncludedIndex }, 2*h.ElectionTimeout())
 	h.Disconnect(old)
 	h.CheckOneLeader()
@@ -76,4 +81,52 @@ func testStaleTermInstall(h *Harness) {
 	}
 	h.releaseAll()
 	h.One("stale-term-end", h.N(), true)
+}
+
+// checkInstalled lets the cluster run, for up to bound, until an
+// InstallSnapshot that holds entries f has not committed reaches f; then it
+// checks that f stores the snapshot before its reply leaves (Figure 2:
+// persistent state is updated on stable storage before responding to RPCs)
+// and that f's commitIndex and lastApplied are at least the snapshot's last
+// included index once it has handled it (Figure 13, rule 8).
+func (h *Harness) checkInstalled(f raft.NodeID, bound time.Duration) {
+	committed := h.Status(f).CommitIndex
+	var inst raft.Message
+	delivered := ""
+	h.RunUntilEvent(func(e *raft.Event) bool {
+		if e.Kind == raft.EvDeliver && e.Node == f && e.Msg.Type == raft.InstallSnapshot && e.Msg.LastIncludedIndex > committed {
+			inst, delivered = *e.Msg, e.String()
+			return true
+		}
+		return false
+	}, bound)
+	if delivered == "" {
+		return
+	}
+	replied := ""
+	var stored uint64
+	h.sim.RunUntilEvent(func(e *raft.Event) bool {
+		if e.Kind == raft.EvSend && e.Node == f && e.Msg.Type == raft.InstallSnapshotReply {
+			replied = e.String()
+			if saved, ok := h.sim.Stored(f); ok {
+				stored = saved.Snapshot.LastIncludedIndex
+			}
+			return true
+		}
+		return false
+	}, h.Now())
+	if replied != "" && stored < inst.LastIncludedIndex && h.sim.Up(f) {
+		h.Fatalf("persist before reply", "%v installed an InstallSnapshot through index %d (%s) and replied (%s) while its storage held a snapshot through %d only. "+
+			"Figure 2: persistent state is updated on stable storage before responding to RPCs — the leader counts the snapshot's entries as stored here; save it (SaveSnapshot) before the reply",
+			f, inst.LastIncludedIndex, delivered, replied, stored)
+	}
+	h.settle()
+	if !h.sim.Up(f) {
+		return
+	}
+	if st := h.Status(f); st.SnapshotIndex >= inst.LastIncludedIndex && (st.LastApplied < inst.LastIncludedIndex || st.CommitIndex < inst.LastIncludedIndex) {
+		h.Fatalf("InstallSnapshot", "%v installed an InstallSnapshot through index %d (%s), and now has commitIndex %d and lastApplied %d. "+
+			"Figure 13, InstallSnapshot receiver 8: reset state machine using snapshot contents — the snapshot's entries are committed and applied, so commitIndex and lastApplied move to lastIncludedIndex",
+			f, inst.LastIncludedIndex, delivered, st.CommitIndex, st.LastApplied)
+	}
 }
