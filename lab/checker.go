@@ -252,6 +252,9 @@ func (c *checker) checkLog(e *raft.Event, n *NodeView) {
 	for _, en := range e.Entries {
 		key := [2]uint64{en.Index, en.Term}
 		id, seen := c.ids[key]
+		if !seen {
+			id, seen = c.committedID(en.Index, en.Term)
+		}
 		switch {
 		case !seen:
 			c.ids[key] = logID{cmd: en.Command, prevTerm: prevTerm, node: e.Node}
@@ -294,6 +297,10 @@ func (c *checker) commit(e *raft.Event, v *View, en raft.Entry, verb string) boo
 	ce := &c.committed[en.Index-1]
 	if ce.entry.Index == 0 {
 		*ce = committedEntry{entry: en, by: e.Node}
+		c.forgetID(en)
+		if next, ok := c.committedAt(en.Index + 1); ok {
+			c.forgetID(next) // committed before this one: its record waited for it
+		}
 		for i := range v.Nodes {
 			if log := v.Nodes[i].Log; en.Index <= uint64(len(log)) && !log[en.Index-1].Equal(en) {
 				c.differs[v.Nodes[i].ID]++
@@ -306,6 +313,43 @@ func (c *checker) commit(e *raft.Event, v *View, en raft.Entry, verb string) boo
 		return false
 	}
 	return true
+}
+
+// committedID is what Log Matching pins down about the committed entry at
+// index, if it has term: the checker keeps it once, in committed, rather
+// than in ids too.
+func (c *checker) committedID(index, term uint64) (logID, bool) {
+	if index < 1 || index > uint64(len(c.committed)) {
+		return logID{}, false
+	}
+	ce := c.committed[index-1]
+	if ce.entry.Index == 0 || ce.entry.Term != term {
+		return logID{}, false
+	}
+	prevTerm := uint64(0)
+	if index >= 2 {
+		prev := c.committed[index-2]
+		if prev.entry.Index == 0 {
+			return logID{}, false
+		}
+		prevTerm = prev.entry.Term
+	}
+	return logID{cmd: ce.entry.Command, prevTerm: prevTerm, node: ce.by}, true
+}
+
+// forgetID drops the ids record of en, just committed, when committed says
+// the same (committedID): each committed entry is then kept once, whatever
+// the log's length (issue 12, memory). What Log Matching checks is
+// unchanged: a record that says something else stays.
+func (c *checker) forgetID(en raft.Entry) {
+	key := [2]uint64{en.Index, en.Term}
+	id, ok := c.ids[key]
+	if !ok {
+		return
+	}
+	if cid, ok := c.committedID(en.Index, en.Term); ok && bytes.Equal(id.cmd, cid.cmd) && id.prevTerm == cid.prevTerm {
+		delete(c.ids, key)
+	}
 }
 
 func (c *checker) checkApply(e *raft.Event, v *View, n *NodeView) {

@@ -148,8 +148,14 @@ type simNode struct {
 	env   *nodeEnv
 	// sweep is where diffLog's round of the node's whole log has got to.
 	sweep int
-	// applied holds every entry the node applied, by index.
-	applied []raft.Entry
+	// appliedLen is the index of the last entry the node applied. The
+	// entries themselves are the checker's committed ones, which State
+	// Machine Safety makes them; appliedOdd holds those that were not the
+	// committed entry when applied (a node breaking the rule), by index.
+	// Keeping no copy of a correct node's applied entries saves one copy of
+	// the log per server (issue 12, memory).
+	appliedLen uint64
+	appliedOdd map[uint64]raft.Entry
 	// sm is the node's state machine; lastSnap the index of its last snapshot.
 	sm       stateMachine
 	lastSnap uint64
@@ -236,11 +242,53 @@ func (s *Sim) Violations() []Violation { return s.violations }
 
 // Applied returns the entries node id has applied, by index (entry i-1 has
 // index i). A node that restarts applies its entries again from index 1.
+//
+// It builds the list, in time proportional to its length: to read one
+// entry, use AppliedAt.
 func (s *Sim) Applied(id raft.NodeID) []raft.Entry {
-	if n := s.node(id); n != nil {
-		return n.applied
+	n := s.node(id)
+	if n == nil || n.appliedLen == 0 {
+		return nil
 	}
-	return nil
+	out := make([]raft.Entry, n.appliedLen)
+	for i := range out {
+		out[i], _ = s.appliedAt(n, uint64(i+1))
+	}
+	return out
+}
+
+// AppliedAt returns the entry node id applied at index, if it has applied
+// that far (see Applied).
+func (s *Sim) AppliedAt(id raft.NodeID, index uint64) (raft.Entry, bool) {
+	n := s.node(id)
+	if n == nil || index < 1 || index > n.appliedLen {
+		return raft.Entry{}, false
+	}
+	return s.appliedAt(n, index)
+}
+
+func (s *Sim) appliedAt(n *simNode, index uint64) (raft.Entry, bool) {
+	if en, ok := n.appliedOdd[index]; ok {
+		return en, true
+	}
+	return s.check.committedAt(index)
+}
+
+// noteApplied records that node n applied en at its index (at most one past
+// the last it applied).
+func (s *Sim) noteApplied(n *simNode, en raft.Entry) {
+	if en.Index < 1 || en.Index > n.appliedLen+1 {
+		return
+	}
+	if ce, ok := s.check.committedAt(en.Index); ok && ce.Equal(en) {
+		delete(n.appliedOdd, en.Index)
+	} else {
+		if n.appliedOdd == nil {
+			n.appliedOdd = make(map[uint64]raft.Entry)
+		}
+		n.appliedOdd[en.Index] = en
+	}
+	n.appliedLen = max(n.appliedLen, en.Index)
 }
 
 // Committed returns the entry the checker saw committed at index, and the
@@ -643,12 +691,7 @@ func (s *Sim) carryOut(u *unit) {
 		}
 	case raft.EvApply:
 		e := ev.Entries[0]
-		switch {
-		case e.Index >= 1 && e.Index <= uint64(len(n.applied)):
-			n.applied[e.Index-1] = e
-		case e.Index == uint64(len(n.applied))+1:
-			n.applied = append(n.applied, e)
-		}
+		s.noteApplied(n, e)
 		n.sm.apply(e)
 		s.snapshotDue(n)
 	case raft.EvSnapshot:

@@ -136,12 +136,12 @@ func (s *Sim) restoreStateMachine(n *simNode, ev *raft.Event) {
 	}
 	n.sm = sm
 	n.lastSnap = max(n.lastSnap, sm.applied)
-	for i := uint64(len(n.applied)) + 1; i <= ev.Index; i++ {
+	for i := n.appliedLen + 1; i <= ev.Index; i++ {
 		en, ok := s.check.committedAt(i)
 		if !ok {
 			break
 		}
-		n.applied = append(n.applied, en)
+		s.noteApplied(n, en)
 	}
 }
 

@@ -416,9 +416,9 @@ func (h *Harness) Propose(id raft.NodeID, cmd string) (index, term uint64, isLea
 func (h *Harness) NCommitted(index uint64) (int, string) {
 	count, cmd := 0, ""
 	for _, id := range h.ids() {
-		if applied := h.sim.Applied(id); uint64(len(applied)) >= index {
+		if en, ok := h.sim.AppliedAt(id, index); ok {
 			count++
-			cmd = string(applied[index-1].Command)
+			cmd = string(en.Command)
 		}
 	}
 	return count, cmd
