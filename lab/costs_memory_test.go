@@ -52,6 +52,16 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
+// memCompact is how often both sides compact their logs in
+// BenchmarkMemoryVsEtcd (RAFTLAB_MEM_COMPACT; default 0: never): the
+// simulator hands each server a snapshot every that many applied entries
+// (stage 4, Options.SnapshotEvery), and the etcd side snapshots and compacts
+// each MemoryStorage as often.
+func memCompact() int {
+	v, _ := strconv.Atoi(os.Getenv("RAFTLAB_MEM_COMPACT"))
+	return max(v, 0)
+}
+
 // BenchmarkMemoryVsEtcd commits the same number of entries (16-byte
 // commands, proposed 64 at a time to the leader of 5 servers) on the
 // reference under the simulator — checker, view and trace bookkeeping
@@ -61,6 +71,7 @@ func liveHeap() uint64 {
 // its peak and at the end, and the ratios (raftlab / etcd).
 //
 //	go test -run '^$' -bench MemoryVsEtcd -benchtime 1x ./lab/
+//	RAFTLAB_MEM_COMPACT=1000 go test -run '^$' -bench MemoryVsEtcd -benchtime 1x ./lab/
 func BenchmarkMemoryVsEtcd(b *testing.B) {
 	n := memEntries()
 	for range b.N {
@@ -100,7 +111,7 @@ func command(i int) []byte {
 // commitOnLab commits n entries on the reference under the simulator and
 // returns the Sim (kept alive by the caller while it is measured).
 func commitOnLab(b testing.TB, n int, m *heapMeter) *Sim {
-	s, err := New(Options{Nodes: 5, Seed: 1, New: solutions.New, Impl: "solutions"})
+	s, err := New(Options{Nodes: 5, Seed: 1, New: solutions.New, Impl: "solutions", SnapshotEvery: memCompact()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -140,14 +151,18 @@ type etcdCluster struct {
 	stores  []*raft.MemoryStorage
 	applied []uint64
 	queue   []*pb.Message
+	// compacted is where each storage was last compacted (RAFTLAB_MEM_COMPACT).
+	compacted []uint64
+	peers     []uint64
 }
 
 func newEtcdCluster(b *testing.B, size int) *etcdCluster {
-	c := &etcdCluster{}
+	c := &etcdCluster{compacted: make([]uint64, size)}
 	var peers []uint64
 	for i := 1; i <= size; i++ {
 		peers = append(peers, uint64(i))
 	}
+	c.peers = peers
 	for i := 1; i <= size; i++ {
 		st := raft.NewMemoryStorage()
 		if err := st.ApplySnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: proto.Uint64(1), Term: proto.Uint64(1), ConfState: &pb.ConfState{Voters: peers}}}); err != nil {
@@ -191,6 +206,15 @@ func (c *etcdCluster) settle(b *testing.B) {
 				c.applied[i] = e.GetIndex()
 			}
 			rn.Advance(rd)
+			if every := uint64(memCompact()); every > 0 && c.applied[i] >= c.compacted[i]+every {
+				if _, err := c.stores[i].CreateSnapshot(c.applied[i], &pb.ConfState{Voters: c.peers}, make([]byte, 16)); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.stores[i].Compact(c.applied[i]); err != nil {
+					b.Fatal(err)
+				}
+				c.compacted[i] = c.applied[i]
+			}
 		}
 		for len(c.queue) > 0 {
 			busy = true
