@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +99,42 @@ func (b box) overlaps(o box) bool {
 
 const boxJS = `(e => (r => ({Left: r.left, Top: r.top, Right: r.right, Bottom: r.bottom}))(e.getBoundingClientRect()))`
 
+// layoutParts are the parts of the page TestOneScreen places on the screen.
+var layoutParts = []string{"#ring", "#logs-box", "#timeline", "#btn-pause", "#btn-live", "#speed", "#legend", "#last-event"}
+
+// layoutShot is where the page's parts, its servers and its last log row are,
+// measured in one evaluation so that all come from the same layout. Only the
+// parts must hold still; a server's box may change as its timer arc turns.
+type layoutShot struct {
+	Parts   map[string]box
+	Servers []box
+	LastRow box
+}
+
+// settledLayout measures the page until two measurements a few frames apart
+// agree: the page resizes its ring when a row's height changes, and a test
+// that read one part before that and another after would see an overlap the
+// page never showed. A layout that never settles is a failure of its own.
+func settledLayout(t *testing.T, p *page, name string, parts []string) layoutShot {
+	t.Helper()
+	sels, _ := json.Marshal(parts)
+	js := fmt.Sprintf(`(() => { const b = %s; const parts = {};
+		for (const s of %s) parts[s] = b(document.querySelector(s));
+		return {Parts: parts, Servers: [...document.querySelectorAll('#cluster .node')].map(b),
+			LastRow: b([...document.querySelectorAll('#logs [role=rowheader]')].pop())}; })()`, boxJS, sels)
+	last := eval[layoutShot](p, js)
+	for range 100 {
+		p.frames(2)
+		now := eval[layoutShot](p, js)
+		if reflect.DeepEqual(now.Parts, last.Parts) {
+			return now
+		}
+		last = now
+	}
+	t.Fatalf("%s: the page's layout keeps moving: after 100 measurements two frames apart it has not settled (last: %+v)", name, last)
+	return last
+}
+
 // One screen: at a projector's sizes, for 3 to 9 servers, in normal and
 // large mode, the ring, the logs and the timeline are all inside the window
 // with nothing to scroll, none covers another, the legend covers no server,
@@ -120,9 +158,9 @@ func TestOneScreen(t *testing.T) {
 					name := fmt.Sprintf("%d servers, large %v", nodes, large)
 					require.LessOrEqual(t, eval[float64](p, `document.documentElement.scrollHeight`), h, "%s: the page scrolls", name)
 					require.LessOrEqual(t, eval[float64](p, `document.documentElement.scrollWidth`), w, "%s: the page scrolls sideways", name)
-					parts := map[string]box{}
-					for _, sel := range []string{"#ring", "#logs-box", "#timeline", "#btn-pause", "#btn-live", "#speed", "#legend", "#last-event"} {
-						parts[sel] = eval[box](p, boxJS+fmt.Sprintf(`(document.querySelector('%s'))`, sel))
+					shot := settledLayout(t, p, name, layoutParts)
+					parts := shot.Parts
+					for _, sel := range layoutParts {
 						require.True(t, parts[sel].inside(w, h), "%s: %s is not inside the %vx%v window: %+v", name, sel, w, h, parts[sel])
 					}
 					for _, pair := range [][2]string{{"#ring", "#logs-box"}, {"#ring", "#timeline"}, {"#logs-box", "#timeline"}, {"#legend", "#timeline"}, {"#last-event", "#timeline"}} {
@@ -131,11 +169,11 @@ func TestOneScreen(t *testing.T) {
 					// Every server, with its labels, is inside the ring's box and
 					// off the legend; the logs' last row and the timeline's last
 					// lane are on screen.
-					servers := eval[[]box](p, `[...document.querySelectorAll('#cluster .node')].map(`+boxJS+`)`)
+					servers := shot.Servers
 					for i, b := range servers {
 						require.True(t, b.inside(w, h) && !b.overlaps(parts["#legend"]) && !b.overlaps(parts["#logs-box"]), "%s: n%d at %+v leaves the ring %+v", name, i+1, b, parts["#ring"])
 					}
-					lastRow := eval[box](p, boxJS+`([...document.querySelectorAll('#logs [role=rowheader]')].pop())`)
+					lastRow := shot.LastRow
 					require.True(t, lastRow.inside(w, h) && lastRow.Bottom <= parts["#logs-box"].Bottom+0.5, "%s: the last log row is cut off: %+v", name, lastRow)
 					widths[fmt.Sprintf("%d-%v", nodes, large)] = servers[0].Right - servers[0].Left
 				}

@@ -249,9 +249,9 @@ func TestLivePageOneScreen(t *testing.T) {
 			p.frames(4)
 			name := fmt.Sprintf("%vx%v, large %v", w, h, large)
 			require.LessOrEqual(t, eval[float64](p, `document.documentElement.scrollHeight`), h, "%s: the page scrolls", name)
-			parts := map[string]box{}
-			for _, sel := range []string{"#realtime", "#ring", "#logs-box", "#timeline", "#btn-pause", "#legend", "#last-event"} {
-				parts[sel] = eval[box](p, boxJS+fmt.Sprintf(`(document.querySelector('%s'))`, sel))
+			sels := []string{"#realtime", "#ring", "#logs-box", "#timeline", "#btn-pause", "#legend", "#last-event"}
+			parts := settledLayout(t, p, name, sels).Parts
+			for _, sel := range sels {
 				require.True(t, parts[sel].inside(w, h), "%s: %s is not inside the window: %+v", name, sel, parts[sel])
 			}
 			// The note stays short: the ring keeps most of the height.
