@@ -41,6 +41,9 @@ type Checkpoint struct {
 	Seq   uint64
 	Steps uint64
 	Time  time.Duration
+	// Bytes is the memory the checkpoint holds: what its copy of the run
+	// allocated (strings, immutable, are shared with the run, not counted).
+	Bytes int64
 	// next counts the commands already applied.
 	next int
 	// newNode and holdIf are the driver's, set aside from the frozen copy.
@@ -56,11 +59,11 @@ func (r *Replayer) Checkpoint() (*Checkpoint, error) {
 	if s.calling != nil || s.watch != nil {
 		return nil, fmt.Errorf("lab: a run is checkpointed between units of work, not inside one")
 	}
-	cp, err := freeze(r)
+	cp, n, err := freeze(r)
 	if err != nil {
 		return nil, err
 	}
-	return &Checkpoint{r: cp, Seq: s.seq, Steps: s.steps, Time: s.now, next: r.next, newNode: s.opts.New, holdIf: s.holdIf}, nil
+	return &Checkpoint{r: cp, Seq: s.seq, Steps: s.steps, Time: s.now, Bytes: n, next: r.next, newNode: s.opts.New, holdIf: s.holdIf}, nil
 }
 
 // Commands counts the recorded commands the run had applied at the checkpoint.
@@ -90,14 +93,14 @@ func (c *Checkpoint) Resume(cmds []raft.Event, sink func(*raft.Event)) (*Replaye
 // its state (the Checkpoint keeps the constructor and the hold predicate for
 // the runs it resumes). The frozen copy holds no function value, so copying
 // it again only reads it.
-func freeze(r *Replayer) (*Replayer, error) {
+func freeze(r *Replayer) (*Replayer, int64, error) {
 	s := r.Sim
 	newNode, sink, holdIf, cmds := s.opts.New, s.opts.Sink, s.holdIf, r.cmds
 	s.opts.New, s.opts.Sink, s.holdIf, r.cmds = nil, nil, nil, nil
-	cp, err := copyGraph(r)
+	cp, n, err := copyGraphBytes(r)
 	s.opts.New, s.opts.Sink, s.holdIf, r.cmds = newNode, sink, holdIf, cmds
 	if err != nil {
-		return nil, fmt.Errorf("lab: cannot checkpoint this run exactly (a seek then runs from the seed): %w", err)
+		return nil, 0, fmt.Errorf("lab: cannot checkpoint this run exactly (a seek then runs from the seed): %w", err)
 	}
-	return cp, nil
+	return cp, n, nil
 }

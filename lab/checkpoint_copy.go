@@ -36,6 +36,10 @@ type graphCopier struct {
 	maps  map[unsafe.Pointer]reflect.Value
 	seen  map[blockKey]bool // pointers walked in the first pass
 	where []string          // the path being walked, for error messages
+	// bytes counts what the copy allocated: its blocks, and an estimate of
+	// its maps (entries' keys and values, plus the tables' overhead).
+	// Strings are immutable and shared with the original, not counted.
+	bytes int64
 }
 
 type blockKey struct {
@@ -89,21 +93,28 @@ func readable(v reflect.Value) reflect.Value {
 
 // copyGraph returns a copy of *root (root is a non-nil pointer).
 func copyGraph[T any](root *T) (*T, error) {
+	out, _, err := copyGraphBytes(root)
+	return out, err
+}
+
+// copyGraphBytes is copyGraph that also reports the bytes the copy allocated
+// (see graphCopier.bytes).
+func copyGraphBytes[T any](root *T) (*T, int64, error) {
 	g := newGraphCopier()
 	rv := reflect.ValueOf(root)
 	g.scanPointer(rv)
 	if g.err != nil {
-		return nil, g.err
+		return nil, 0, g.err
 	}
 	g.layout()
 	if g.err != nil {
-		return nil, g.err
+		return nil, 0, g.err
 	}
 	out := g.copyPointer(rv)
 	if g.err != nil {
-		return nil, g.err
+		return nil, 0, g.err
 	}
-	return out.Interface().(*T), nil
+	return out.Interface().(*T), g.bytes, nil
 }
 
 // scan walks v (addressable) in the first pass.
@@ -280,6 +291,7 @@ func (g *graphCopier) layout() {
 	for _, b := range merged {
 		arr := reflect.New(reflect.ArrayOf(b.n, b.elem))
 		b.copy = reflect.NewAt(b.elem, arr.UnsafePointer())
+		g.bytes += int64(b.n) * int64(b.elem.Size())
 	}
 }
 
@@ -381,6 +393,9 @@ func (g *graphCopier) copyInto(dst, src reflect.Value) {
 		}
 		m := reflect.MakeMapWithSize(src.Type(), src.Len())
 		g.maps[p] = m
+		// A map's table: about 1.5 slots per entry (its load factor) of a
+		// key, a value and a control byte, plus its header.
+		g.bytes += 48 + int64(src.Len())*3/2*int64(src.Type().Key().Size()+src.Type().Elem().Size()+1)
 		it := src.MapRange()
 		for it.Next() {
 			k := reflect.New(src.Type().Key()).Elem()

@@ -439,28 +439,62 @@ func (c *course) reset(opts lab.Options) error {
 	return nil
 }
 
-// rewinder keeps checkpoints of the run (lab.Checkpoint) at intervals of
-// its units of work, so that a seek re-runs at most one interval: passed
-// takes one when the run has gone an interval past the last; start picks
-// where a seek begins; forget drops the checkpoints past a branch point (the
-// future they belong to is gone). It keeps at most maxCheckpoints: when
-// there would be more, it drops every other one and doubles the interval,
-// so memory stays bounded and the interval grows with the run's length only
-// past maxCheckpoints × firstInterval units of work.
+// rewinder keeps checkpoints of the run (lab.Checkpoint) every
+// checkpointInterval units of work, so that a seek re-runs at most one
+// interval: passed takes one when the run has gone an interval past the last;
+// start picks where a seek begins; forget drops the checkpoints past a branch
+// point (the future they belong to is gone).
+//
+// Memory is bounded by a budget, not by a count: each checkpoint knows the
+// bytes its copy of the run holds (lab.Checkpoint.Bytes), and the rewinder
+// keeps them all while their total stays within checkpointBudget. A run at
+// top speed without proposals has a small state (tens of KiB), so an hour of
+// it — some thousands of checkpoints — fits with room to spare, and a seek
+// anywhere in it re-runs at most one interval. Only when the total goes over
+// the budget (long logs: every checkpoint holds every log) does it thin them:
+// it drops, one at a time, the checkpoint whose two neighbours are the
+// closest (never the newest), until the total is back within the budget.
+// Then the gaps, and so the work a seek re-runs, grow — evenly across the
+// run, each at most twice the gap it replaces — instead of the memory.
 type rewinder struct {
-	cps      []*lab.Checkpoint
+	cps []*lab.Checkpoint
+	// bytes is the total of cps' Bytes.
+	bytes int64
+	// interval and budget are checkpointInterval and checkpointBudget,
+	// unless a test set its own.
 	interval uint64
+	budget   int64
 	// refused, once set, says why the run cannot be checkpointed (its
 	// implementation holds what a copy cannot reproduce): seeks then re-run
 	// from the seed, still off the session's goroutine.
 	refused error
 }
 
-// firstInterval is the units of work between checkpoints at first: about a
-// tenth of a second of work on the machine that set it (tests shorten it).
-var firstInterval uint64 = 1 << 18
+// checkpointInterval is the units of work between checkpoints: a seek re-runs
+// at most this many (plus a frame's worth), about 0.2 s of work on the
+// 2-core machine that set it (2.5M units/s: BenchmarkSeekAfterLongRun reports
+// it), and an hour at that speed keeps about 17,000 checkpoints of ~11 KiB,
+// within checkpointBudget.
+var checkpointInterval uint64 = 1 << 19
 
-const maxCheckpoints = 64
+// checkpointBudget is the memory all of a session's checkpoints may hold
+// together, 256 MiB; past it the rewinder thins them (see rewinder).
+const checkpointBudget int64 = 256 << 20
+
+// maxRerun is the most units of work a seek to a point up to steps re-runs
+// from the checkpoints kept (the widest gap between two, or from the seed to
+// the first, or from the last to steps).
+func (w *rewinder) maxRerun(steps uint64) uint64 {
+	var last, widest uint64
+	for _, cp := range w.cps {
+		widest = max(widest, cp.Steps-last)
+		last = cp.Steps
+	}
+	if steps > last {
+		widest = max(widest, steps-last)
+	}
+	return widest
+}
 
 // start returns the checkpoint a seek to the target starts from, or nil
 // for the seed. If the run as it stands (r) is before the target and past
@@ -493,13 +527,17 @@ func (w *rewinder) start(r *lab.Replayer, to seekTarget) (*lab.Checkpoint, error
 }
 
 // passed is shown the run after each frame of advance, on the session's
-// goroutine; it takes a checkpoint when one is due.
+// goroutine; it takes a checkpoint when one is due, and thins the
+// checkpoints if they are over the budget.
 func (w *rewinder) passed(r *lab.Replayer) {
 	if w.refused != nil {
 		return
 	}
 	if w.interval == 0 {
-		w.interval = firstInterval
+		w.interval = checkpointInterval
+	}
+	if w.budget == 0 {
+		w.budget = checkpointBudget
 	}
 	last := uint64(0)
 	if n := len(w.cps); n > 0 {
@@ -514,16 +552,27 @@ func (w *rewinder) passed(r *lab.Replayer) {
 		return
 	}
 	w.cps = append(w.cps, cp)
-	if len(w.cps) > maxCheckpoints {
-		kept := w.cps[:0]
-		for i, cp := range w.cps {
-			if i%2 == 1 {
-				kept = append(kept, cp)
+	w.bytes += cp.Bytes
+	w.thin()
+}
+
+// thin drops checkpoints until their total is within the budget: each time
+// the one (never the newest) whose neighbours are closest, so that the gaps
+// widen evenly.
+func (w *rewinder) thin() {
+	for w.bytes > w.budget && len(w.cps) > 1 {
+		drop, gap := 0, uint64(0)
+		for i := 0; i < len(w.cps)-1; i++ {
+			prev := uint64(0)
+			if i > 0 {
+				prev = w.cps[i-1].Steps
+			}
+			if g := w.cps[i+1].Steps - prev; i == 0 || g < gap {
+				drop, gap = i, g
 			}
 		}
-		clear(w.cps[len(kept):])
-		w.cps = kept
-		w.interval *= 2
+		w.bytes -= w.cps[drop].Bytes
+		w.cps = slices.Delete(w.cps, drop, drop+1)
 	}
 }
 
@@ -532,6 +581,9 @@ func (w *rewinder) forget(steps uint64) {
 	n := len(w.cps)
 	for n > 0 && w.cps[n-1].Steps > steps {
 		n--
+	}
+	for _, cp := range w.cps[n:] {
+		w.bytes -= cp.Bytes
 	}
 	clear(w.cps[n:])
 	w.cps = w.cps[:n]

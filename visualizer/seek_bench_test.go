@@ -17,9 +17,24 @@ import (
 // from the checkpoints (how it works now). It reports each time and the
 // ratios, and the share of the run's time spent taking checkpoints.
 //
+// It also reports the rewinder's policy in units of work, which a shared
+// machine cannot blur: the run's speed (units/s, measured in this run), the
+// checkpoints kept and their total bytes, the widest gap a seek re-runs
+// (worst-rerun-units) and the time that implies at this speed
+// (worst-rerun-s), and what an hour at this speed comes to (hour-units, and
+// the checkpoints and MiB it would keep at the bytes per checkpoint seen).
+//
+// RAFTLAB_SEEK_LONG=1 is the long run: it skips the runs from the seed
+// (each as long as the run itself) and defaults to 100M units of work.
+//
 //	go test -run '^$' -bench SeekAfterLongRun -benchtime 1x ./visualizer/
+//	RAFTLAB_SEEK_LONG=1 RAFTLAB_SEEK_UNITS=100000000 go test -run '^$' -bench SeekAfterLongRun -benchtime 1x -timeout 2h ./visualizer/
 func BenchmarkSeekAfterLongRun(b *testing.B) {
 	units := uint64(8_000_000)
+	long := os.Getenv("RAFTLAB_SEEK_LONG") == "1"
+	if long {
+		units = 100_000_000
+	}
 	if v, err := strconv.ParseUint(os.Getenv("RAFTLAB_SEEK_UNITS"), 10, 64); err == nil && v > 0 {
 		units = v
 	}
@@ -68,18 +83,33 @@ func BenchmarkSeekAfterLongRun(b *testing.B) {
 			}
 			return time.Since(start)
 		}
+		w := &c.rewinder
+		steps := c.r.Sim.Steps()
+		perSecond := float64(steps) / (running - inPassed).Seconds()
+		worst := w.maxRerun(steps)
+		hour := perSecond * 3600
+		perCheckpoint := float64(w.bytes) / float64(max(1, len(w.cps)))
+		b.ReportMetric(perSecond, "units/s")
+		b.ReportMetric(float64(len(w.cps)), "checkpoints")
+		b.ReportMetric(float64(w.bytes)/(1<<20), "checkpoint-MiB")
+		b.ReportMetric(float64(w.interval), "interval-units")
+		b.ReportMetric(float64(worst), "worst-rerun-units")
+		b.ReportMetric(float64(worst)/perSecond, "worst-rerun-s")
+		b.ReportMetric(hour, "hour-units")
+		b.ReportMetric(hour/float64(w.interval), "hour-checkpoints")
+		b.ReportMetric(hour/float64(w.interval)*perCheckpoint/(1<<20), "hour-MiB")
 		mid, end := horizon.Seq/2, horizon.Seq
-		beforeMid, beforeEnd := fromSeed(mid), fromSeed(end)
 		afterMid, afterEnd := fromCheckpoint(mid), fromCheckpoint(end)
 		b.ReportMetric(float64(horizon.Seq), "events")
-		b.ReportMetric(float64(len(c.rewinder.cps)), "checkpoints")
-		b.ReportMetric(float64(c.rewinder.interval), "interval-units")
-		b.ReportMetric(beforeMid.Seconds(), "seed-mid-s")
-		b.ReportMetric(beforeEnd.Seconds(), "seed-end-s")
 		b.ReportMetric(afterMid.Seconds(), "cp-mid-s")
 		b.ReportMetric(afterEnd.Seconds(), "cp-end-s")
-		b.ReportMetric(beforeEnd.Seconds()/afterEnd.Seconds(), "end-speedup")
-		b.ReportMetric(beforeMid.Seconds()/afterMid.Seconds(), "mid-speedup")
 		b.ReportMetric(100*inPassed.Seconds()/running.Seconds(), "%checkpointing")
+		if !long {
+			beforeMid, beforeEnd := fromSeed(mid), fromSeed(end)
+			b.ReportMetric(beforeMid.Seconds(), "seed-mid-s")
+			b.ReportMetric(beforeEnd.Seconds(), "seed-end-s")
+			b.ReportMetric(beforeEnd.Seconds()/afterEnd.Seconds(), "end-speedup")
+			b.ReportMetric(beforeMid.Seconds()/afterMid.Seconds(), "mid-speedup")
+		}
 	}
 }

@@ -55,8 +55,8 @@ func (p syncPost) wait()              { (<-p)() }
 // the same state, the same messages with the same keys, and the same events
 // frames from there on, byte for byte.
 func TestSeekMatchesStraightRun(t *testing.T) {
-	defer func(n uint64) { firstInterval = n }(firstInterval)
-	firstInterval = 100
+	defer func(n uint64) { checkpointInterval = n }(checkpointInterval)
+	checkpointInterval = 100
 	seeds := 6
 	if testing.Short() {
 		seeds = 2
