@@ -146,10 +146,16 @@ func openBrowser(t testing.TB, url string, po pageOptions) *page {
 	return p
 }
 
-// poll waits (at most 30s) until the JavaScript expression is truthy, and returns it.
+// pollLimit bounds one wait for the page. It is generous on purpose: on a
+// shared 2-core machine a page and its session can be starved for tens of
+// seconds, and a condition that does hold must not fail for that; one that
+// never holds fails a little later, with the same message.
+const pollLimit = 2 * time.Minute
+
+// poll waits (at most pollLimit) until the JavaScript expression is truthy, and returns it.
 func poll[T any](p *page, expr string) T {
 	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(30*time.Second)))
+	v, err := chromedp.Run(p.ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(pollLimit)))
 	require.NoError(p.t, err, "waiting for %s", expr)
 	return v
 }
