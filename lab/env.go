@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/raftlab/raftlab/raft"
@@ -135,4 +136,86 @@ func panicSite() string {
 			return ""
 		}
 	}
+}
+
+// simStore is a server's storage under the simulator: raft.InmemStore's
+// behaviour (the same checks, the same errors), with the stored log kept in
+// the cluster's logArena while it agrees with the other logs there, so that a
+// server's storage and the view's copy of its log cost one array between them
+// (issue 12, memory). Load returns a copy, as InmemStore's does.
+type simStore struct {
+	hs    raft.HardState
+	snap  raft.Snapshot // the log's compacted prefix (stage 4); the log follows it
+	arena *logArena
+	h     int          // its holder in the arena
+	own   []raft.Entry // the stored log while the store is out of the arena
+}
+
+// log returns the stored log: log[i] holds index snap.LastIncludedIndex+1+i.
+func (s *simStore) log() []raft.Entry {
+	if s.arena.holders[s.h].shared {
+		return s.arena.slice(s.h)
+	}
+	return s.own
+}
+
+// Load returns a copy of what is stored.
+func (s *simStore) Load() (raft.Saved, error) {
+	return raft.Saved{HardState: s.hs, Log: append([]raft.Entry(nil), s.log()...), Snapshot: s.snap}, nil
+}
+
+// SaveHardState stores hs.
+func (s *simStore) SaveHardState(hs raft.HardState) error {
+	s.hs = hs
+	return nil
+}
+
+// SaveLog replaces the stored log from index from on with entries.
+func (s *simStore) SaveLog(from uint64, entries []raft.Entry) error {
+	first := s.snap.LastIncludedIndex + 1
+	cur := s.log()
+	if err := raft.CheckSaveLog(first-1+uint64(len(cur)), from, entries); err != nil {
+		return err
+	}
+	if from < first {
+		return fmt.Errorf("raft: SaveLog from index %d, but entries up to %d are compacted into the snapshot: save from %d on", from, first-1, first)
+	}
+	if !s.arena.holders[s.h].shared && from == first {
+		s.arena.reset(s.h, int(first-1)) // stored again from its start: back in the arena
+	}
+	if s.arena.holders[s.h].shared {
+		if s.arena.write(s.h, int(from-1), entries) {
+			s.own = nil
+			return nil
+		}
+		s.own = slices.Clone(cur[:from-first])
+	}
+	s.own = append(s.own[:from-first], entries...)
+	return nil
+}
+
+// SaveSnapshot stores snap and compacts the stored log (Figure 13, rules 6
+// and 7), as InmemStore.SaveSnapshot does.
+func (s *simStore) SaveSnapshot(snap raft.Snapshot) error {
+	if snap.LastIncludedIndex < s.snap.LastIncludedIndex {
+		return fmt.Errorf("raft: SaveSnapshot through index %d, but a snapshot through %d is stored: a snapshot must never be replaced by an older one", snap.LastIncludedIndex, s.snap.LastIncludedIndex)
+	}
+	if snap.LastIncludedIndex == 0 {
+		return fmt.Errorf("raft: SaveSnapshot with lastIncludedIndex 0: a snapshot covers at least entry 1")
+	}
+	log := s.log()
+	k := snap.LastIncludedIndex - s.snap.LastIncludedIndex // position past the kept entry, in log
+	keep := k <= uint64(len(log)) && (k == 0 || log[k-1].Term == snap.LastIncludedTerm) && (k > 0 || s.snap.LastIncludedTerm == snap.LastIncludedTerm)
+	switch {
+	case keep && s.arena.holders[s.h].shared: // rule 6: keep the entries that follow
+		s.arena.holders[s.h].lo = int(snap.LastIncludedIndex)
+	case keep:
+		s.own = slices.Clone(log[k:])
+	default: // rule 7: discard the entire log
+		s.own = nil
+		s.arena.reset(s.h, int(snap.LastIncludedIndex))
+	}
+	snap.Data = append([]byte(nil), snap.Data...)
+	s.snap = snap
+	return nil
 }

@@ -82,7 +82,10 @@ func (o Options) nodeConfig(id raft.NodeID) raft.Config {
 //
 // A Sim is not safe for concurrent use.
 type Sim struct {
-	opts  Options
+	opts Options
+	// arena holds the view's logs and the nodes' stored logs, one array
+	// for all while they agree (see logArena).
+	arena *logArena
 	rng   *rand.Rand
 	now   time.Duration
 	steps uint64 // units of work done: happenings taken from the queue, and pending actions carried out
@@ -144,7 +147,7 @@ type simNode struct {
 	cfg   raft.Config
 	impl  raft.Node // nil while the node is down
 	inc   uint32    // incarnation: bumped by every crash and restart
-	store *raft.InmemStore
+	store *simStore
 	env   *nodeEnv
 	// sweep is where diffLog's round of the node's whole log has got to.
 	sweep int
@@ -204,9 +207,10 @@ func New(opts Options) (*Sim, error) {
 		net:   opts.Network,
 		links: make([]time.Duration, opts.Nodes*opts.Nodes),
 	}
+	s.arena = newLogArena(opts.Nodes)
 	for i := range opts.Nodes {
 		id := raft.NodeID(i + 1)
-		s.nodes = append(s.nodes, &simNode{id: id, cfg: opts.nodeConfig(id), store: raft.NewInmemStore()})
+		s.nodes = append(s.nodes, &simNode{id: id, cfg: opts.nodeConfig(id), store: &simStore{arena: s.arena, h: storeHolder(id)}})
 	}
 	for _, n := range s.nodes {
 		s.boot(n, raft.Saved{})
@@ -683,7 +687,9 @@ func (s *Sim) carryOut(u *unit) {
 	case raft.EvSaveState:
 		_ = n.store.SaveHardState(raft.HardState{CurrentTerm: ev.Term, VotedFor: ev.Vote}) // an InmemStore never fails
 	case raft.EvSaveLog:
-		if err := n.store.SaveLog(ev.Index, ev.Entries); err != nil {
+		err := n.store.SaveLog(ev.Index, ev.Entries)
+		s.refreshViewLogs()
+		if err != nil {
 			s.emit(ev)
 			s.violate(Violation{Rule: RuleStorageUse, Node: n.id, Cause: ev.Seq,
 				Text: fmt.Sprintf("%v: %v", n.id, err)})
@@ -799,7 +805,7 @@ func (s *Sim) emit(ev *raft.Event) {
 	ev.Seq, ev.Time = s.seq, s.now
 	s.stats.Events++
 	found := s.check.check(ev, s.view)
-	s.view.Fold(ev)
+	s.fold(ev)
 	if s.opts.Sink != nil {
 		s.opts.Sink(ev)
 	}
@@ -808,6 +814,56 @@ func (s *Sim) emit(ev *raft.Event) {
 	}
 	for _, v := range found {
 		s.violate(v)
+	}
+}
+
+// fold folds an event into the view. The view's logs are kept in the
+// arena (logArena) while they agree with the others there: a log event is
+// written into it, and a log that can no longer be goes back to a copy of its
+// own, folded as View.Fold does; a restart puts the view's log back in.
+func (s *Sim) fold(ev *raft.Event) {
+	n := s.view.Node(ev.Node)
+	if n == nil || (ev.Kind != raft.EvLog && ev.Kind != raft.EvRestart) {
+		s.view.Fold(ev)
+		return
+	}
+	h := viewHolder(ev.Node)
+	if ev.Kind == raft.EvRestart {
+		s.view.Fold(ev)
+		s.arena.reset(h, 0)
+		return
+	}
+	if s.arena.holders[h].shared {
+		old, wasNil := s.arena.slice(h), n.Log == nil
+		if s.arena.write(h, int(max(ev.Index, 1)-1), ev.Entries) {
+			s.view.Time, s.view.Seq = ev.Time, ev.Seq
+			if !wasNil || len(ev.Entries) > 0 { // spliceLog keeps a nil log nil when nothing is added
+				n.Log = s.arena.slice(h)
+				if n.Log == nil {
+					n.Log = []raft.Entry{}
+				}
+			}
+			s.refreshViewLogs()
+			return
+		}
+		if !wasNil {
+			n.Log = slices.Clone(old) // its own copy from now on
+		}
+	}
+	s.view.Fold(ev)
+}
+
+// refreshViewLogs points the view's logs that are in the arena at its array
+// (a write may have moved it), so that the view holds no older array.
+func (s *Sim) refreshViewLogs() {
+	for i := range s.view.Nodes {
+		n := &s.view.Nodes[i]
+		if n.Log != nil && s.arena.holders[viewHolder(n.ID)].shared {
+			n.Log = s.arena.slice(viewHolder(n.ID))
+			if n.Log == nil {
+				n.Log = []raft.Entry{}
+			}
+		}
 	}
 }
 

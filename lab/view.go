@@ -174,3 +174,102 @@ func spliceLog(log []raft.Entry, from uint64, entries []raft.Entry) []raft.Entry
 	}
 	return append(log, entries...)
 }
+
+// logArena holds, in one array, the logs of a cluster's servers as the
+// simulator keeps them twice each — the view's copy of each server's log and
+// each server's storage — for as long as they agree (issue 12, memory). In a
+// healthy run every server's log is a prefix of one history (Log Matching),
+// so ten logs of L entries cost one array of L entries instead of ten.
+//
+// Each log is a holder: a stretch arr[lo:hi] of slots, slot i holding the
+// entry at index i+1, shared with the others. A holder writes its entries into
+// the array only where no other holder has a different entry at the same
+// slot; when one would, the writer leaves the arena and keeps its own copy, as
+// before the arena (the view its own NodeView.Log; the store its own slice),
+// and comes back when its log starts again from its first slot (a server
+// restarting; a storage rewritten from its start or discarded by a snapshot).
+// Entries are values and their commands are never written to, so a slot
+// written once with an entry serves every holder that has that entry there.
+type logArena struct {
+	arr     []raft.Entry
+	holders []logHolder
+}
+
+// logHolder is one log in the arena: arr[lo:hi] while shared.
+type logHolder struct {
+	shared bool
+	lo, hi int
+}
+
+// The holders of node id: its view's log and its store.
+func viewHolder(id raft.NodeID) int  { return 2 * int(id-1) }
+func storeHolder(id raft.NodeID) int { return 2*int(id-1) + 1 }
+
+func newLogArena(nodes int) *logArena {
+	a := &logArena{holders: make([]logHolder, 2*nodes)}
+	for i := range a.holders {
+		a.holders[i].shared = true
+	}
+	return a
+}
+
+// slice returns holder h's log (h shared), capped so that an append to it
+// copies instead of writing into the arena.
+func (a *logArena) slice(h int) []raft.Entry {
+	x := a.holders[h]
+	return a.arr[x.lo:x.hi:x.hi]
+}
+
+// reset makes holder h an empty shared log whose first slot is lo.
+func (a *logArena) reset(h, lo int) {
+	a.holders[h] = logHolder{shared: true, lo: lo, hi: lo}
+}
+
+// leave takes holder h out of the arena; when no holder is left, the array is
+// dropped.
+func (a *logArena) leave(h int) {
+	a.holders[h] = logHolder{}
+	for _, x := range a.holders {
+		if x.shared {
+			return
+		}
+	}
+	a.arr = nil
+}
+
+// write makes holder h's log its slots up to p followed by entries, and
+// reports whether it could do so in the arena: h is shared, p is within its
+// stretch (lo <= p <= hi), and no other holder has a different entry at a slot
+// entries cover. If not, it leaves h out of the arena (the caller keeps the
+// log itself) and returns false.
+func (a *logArena) write(h, p int, entries []raft.Entry) bool {
+	x := a.holders[h]
+	if !x.shared || p < x.lo || p > x.hi {
+		a.leave(h)
+		return false
+	}
+	end := p + len(entries)
+	for o, y := range a.holders {
+		if o == h || !y.shared {
+			continue
+		}
+		for j := max(p, y.lo); j < min(end, y.hi); j++ {
+			if !identical(&a.arr[j], &entries[j-p]) {
+				a.leave(h)
+				return false
+			}
+		}
+	}
+	if end > len(a.arr) {
+		a.arr = slices.Grow(a.arr, end-len(a.arr))[:end]
+	}
+	copy(a.arr[p:end], entries)
+	a.holders[h].hi = end
+	return true
+}
+
+// identical reports whether two entries are the same value, down to a nil
+// command being nil in both (which a trace tells apart from an empty one).
+func identical(a, b *raft.Entry) bool {
+	return sameEntry(a, b) && (a.Command == nil) == (b.Command == nil)
+}

@@ -1,0 +1,90 @@
+package lab
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/raftlab/raftlab/raft"
+	"github.com/raftlab/raftlab/solutions"
+)
+
+// TestArenaKeepsLogsExact: the simulator keeps the view's logs and the
+// servers' stored logs in one shared array while they agree (logArena). Over
+// runs that make them disagree — lost and late messages, crashes and
+// restarts, partitions, proposals, and stage-4 snapshots — its view must be
+// exactly the View folded from its events (nil and empty logs told apart),
+// and each server's storage exactly an InmemStore given the same saves.
+func TestArenaKeepsLogsExact(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		for _, every := range []int{0, 7} {
+			t.Run(fmt.Sprintf("seed=%d/snapshotEvery=%d", seed, every), func(t *testing.T) {
+				const nodes = 5
+				folded := NewView(nodes, UnreliableNetwork())
+				stores := make([]*raft.InmemStore, nodes)
+				for i := range stores {
+					stores[i] = raft.NewInmemStore()
+				}
+				sink := func(e *raft.Event) {
+					folded.Fold(e)
+					if e.Node < 1 || int(e.Node) > nodes {
+						return
+					}
+					st := stores[e.Node-1]
+					switch e.Kind {
+					case raft.EvSaveState:
+						_ = st.SaveHardState(raft.HardState{CurrentTerm: e.Term, VotedFor: e.Vote})
+					case raft.EvSaveLog:
+						_ = st.SaveLog(e.Index, e.Entries)
+					case raft.EvSnapshot:
+						_ = st.SaveSnapshot(raft.Snapshot{LastIncludedIndex: e.Index, LastIncludedTerm: e.Term, Data: e.Entries[0].Command})
+					}
+				}
+				s, err := New(Options{Nodes: nodes, Seed: seed, New: solutions.New, Impl: "solutions", Network: UnreliableNetwork(), SnapshotEvery: every, Sink: sink})
+				require.NoError(t, err)
+				rng := rand.New(rand.NewPCG(seed, 9))
+				for step := range 400 {
+					id := raft.NodeID(1 + rng.IntN(nodes))
+					switch rng.IntN(10) {
+					case 0:
+						if s.Up(id) {
+							require.NoError(t, s.Crash(id))
+						} else {
+							require.NoError(t, s.Restart(id))
+						}
+					case 1:
+						require.NoError(t, s.Isolate(id))
+					case 2:
+						s.Heal()
+					default:
+						_, _, _, _ = s.ProposeToLeader([]byte(fmt.Sprint("c", step)))
+					}
+					s.RunFor(time.Duration(5+rng.IntN(60)) * time.Millisecond)
+					if step%20 == 19 {
+						for i := range nodes {
+							require.Equal(t, folded.Nodes[i], s.View().Nodes[i], "step %d: the view of server %d", step, i+1)
+							want, _ := stores[i].Load()
+							got, _ := s.Stored(raft.NodeID(i + 1))
+							require.Equal(t, want, got, "step %d: the storage of server %d", step, i+1)
+						}
+					}
+				}
+				require.Empty(t, s.Violations())
+			})
+		}
+	}
+}
+
+// TestArenaSharesAgreeingLogs: in a healthy run, every view log and every
+// stored log stays in the arena, so they cost one array between them.
+func TestArenaSharesAgreeingLogs(t *testing.T) {
+	var m heapMeter
+	s := commitOnLab(t, 2_000, &m)
+	for i, h := range s.arena.holders {
+		require.True(t, h.shared, "holder %d (server %d's %s) left the arena", i, i/2+1, []string{"view log", "storage"}[i%2])
+	}
+	require.GreaterOrEqual(t, len(s.arena.arr), 2_000)
+}
