@@ -36,6 +36,16 @@ type Harness struct {
 	// last lowered: a leader backing up.
 	probes map[probe]uint64
 	probed time.Duration
+	// campaigns lists, in order, each server asking for votes in a term
+	// (its first RequestVote of that term): candidacies as the trace shows
+	// them, also when a candidate stays a candidate into the next term.
+	campaigns []election
+	asked     map[campaign]bool
+}
+
+type campaign struct {
+	node raft.NodeID
+	term uint64
 }
 
 type probe struct {
@@ -59,6 +69,16 @@ func (h *Harness) observe(e *raft.Event) {
 		}
 		if low, ok := h.probes[p]; !ok || e.Msg.PrevLogIndex < low {
 			h.probes[p] = e.Msg.PrevLogIndex
+		}
+	}
+	if e.Kind == raft.EvSend && e.Msg.Type == raft.RequestVote {
+		c := campaign{e.Msg.From, e.Msg.Term}
+		if !h.asked[c] {
+			if h.asked == nil {
+				h.asked = map[campaign]bool{}
+			}
+			h.asked[c] = true
+			h.campaigns = append(h.campaigns, election{node: c.node, term: c.term, at: e.Time})
 		}
 	}
 	if e.Kind == raft.EvRole && e.Role == raft.Candidate {
@@ -316,7 +336,8 @@ func (h *Harness) forceTimeout(id raft.NodeID) bool {
 // leader, and returns the leader of the latest term. Two leaders in one term
 // stop the test.
 func (h *Harness) CheckOneLeader() raft.NodeID {
-	deadline := h.Now() + 5*time.Second
+	start := h.Now()
+	deadline := start + 5*time.Second
 	for h.Now() < deadline {
 		h.Run(10 * time.Millisecond)
 		byTerm := h.leaders()
@@ -332,8 +353,43 @@ func (h *Harness) CheckOneLeader() raft.NodeID {
 		}
 		return byTerm[last][0]
 	}
-	h.Fatalf("one leader", "no leader was elected within 5 seconds among the connected servers %v%s", h.connectedIDs(), h.describe())
+	h.Fatalf("one leader", "no leader was elected within 5 seconds among the connected servers %v%s%s", h.connectedIDs(), h.splitVotes(start), h.describe())
 	return raft.None
+}
+
+// splitVotes tells, from the candidacies since t, whether the votes kept
+// splitting: several candidates in one term, none of them winning. It says
+// nothing when they did not.
+func (h *Harness) splitVotes(t time.Duration) string {
+	byTerm := map[uint64]int{}
+	var terms []uint64
+	for _, e := range h.campaigns {
+		if e.at < t {
+			continue
+		}
+		if byTerm[e.term] == 0 {
+			terms = append(terms, e.term)
+		}
+		byTerm[e.term]++
+	}
+	var split []string
+	for _, term := range terms {
+		if byTerm[term] > 1 {
+			split = append(split, fmt.Sprintf("%d (%d candidates)", term, byTerm[term]))
+		}
+	}
+	if len(split) < 2 || 2*len(split) < len(terms) {
+		return ""
+	}
+	n := len(split)
+	if n > 6 {
+		split = append(split[:6], "…")
+	}
+	return fmt.Sprintf(". The votes kept splitting: in %d of the %d terms started since %s more than one server became a candidate "+
+		"(terms %s), so none gathered a majority. Section 5.2: Raft uses randomized election timeouts — each server chooses its "+
+		"timeout at random from a fixed interval, anew each time it restarts its timer — so that usually one server times out "+
+		"first and wins before the others time out",
+		n, len(terms), raft.FormatTime(t), strings.Join(split, ", "))
 }
 
 // CheckNoLeader checks that no connected server believes it is leader.
