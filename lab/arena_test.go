@@ -88,3 +88,20 @@ func TestArenaSharesAgreeingLogs(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(s.arena.arr), 2_000)
 }
+
+// TestArenaRejoinsPastItsEnd: a holder that comes back at a first slot past
+// the array's end (a storage discarded by a snapshot after every log left the
+// arena, which drops the array) finds an empty log there and can write on.
+func TestArenaRejoinsPastItsEnd(t *testing.T) {
+	a := newLogArena(1)
+	e := func(i uint64) raft.Entry { return raft.Entry{Index: i, Term: 1, Command: []byte{byte(i)}} }
+	require.True(t, a.write(0, 0, []raft.Entry{e(1), e(2)}))
+	require.True(t, a.write(1, 0, []raft.Entry{e(1)}))
+	require.False(t, a.write(1, 1, []raft.Entry{{Index: 2, Term: 2}}), "a different entry where the other log has one")
+	require.False(t, a.write(0, 5, []raft.Entry{e(6)}), "a write past the log's end")
+	require.Nil(t, a.arr, "no log left in the arena")
+	a.reset(1, 40)
+	require.Empty(t, a.slice(1))
+	require.True(t, a.write(1, 40, []raft.Entry{e(41)}))
+	require.Equal(t, []raft.Entry{e(41)}, a.slice(1))
+}

@@ -220,8 +220,13 @@ func (a *logArena) slice(h int) []raft.Entry {
 	return a.arr[x.lo:x.hi:x.hi]
 }
 
-// reset makes holder h an empty shared log whose first slot is lo.
+// reset makes holder h an empty shared log whose first slot is lo. Every
+// shared holder's stretch lies within the array: it grows to lo if shorter
+// (the array may have been dropped when every holder left).
 func (a *logArena) reset(h, lo int) {
+	if lo > len(a.arr) {
+		a.arr = slices.Grow(a.arr, lo-len(a.arr))[:lo]
+	}
 	a.holders[h] = logHolder{shared: true, lo: lo, hi: lo}
 }
 

@@ -471,11 +471,14 @@ type rewinder struct {
 }
 
 // checkpointInterval is the units of work between checkpoints: a seek re-runs
-// at most this many (plus a frame's worth), about 0.2 s of work on the
-// 2-core machine that set it (2.5M units/s: BenchmarkSeekAfterLongRun reports
-// it), and an hour at that speed keeps about 17,000 checkpoints of ~11 KiB,
-// within checkpointBudget.
-var checkpointInterval uint64 = 1 << 19
+// at most this many (plus a frame's worth). 2^18 is 0.1 s of work on the
+// 2-core machine that set it when idle (2.5M units/s) and 0.3 s when loaded
+// (0.88M units/s; BenchmarkSeekAfterLongRun reports units/s). A checkpoint of
+// a top-speed run without proposals holds about 11 KiB, so an hour stays
+// within checkpointBudget at up to 1.6M units/s; a faster machine thins them
+// late in the hour, to gaps of at most twice the interval, which it re-runs
+// in proportionally less time.
+var checkpointInterval uint64 = 1 << 18
 
 // checkpointBudget is the memory all of a session's checkpoints may hold
 // together, 256 MiB; past it the rewinder thins them (see rewinder).
