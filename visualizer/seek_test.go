@@ -149,12 +149,15 @@ func TestSeekKeepsServing(t *testing.T) {
 	seekHook.Store(&hook)
 	defer seekHook.Store(nil)
 
-	ts := startServer(t, SessionOptions{Seed: 8, Speed: 5}, "")
+	ts := startServer(t, SessionOptions{Seed: 8, Speed: 5, Paused: true}, "")
 	var once sync.Once
 	let := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(let) // before the server's cleanup: a failing test still ends
 	c := ts.dial("")
 	c.next("state")
+	// Paused until this viewer has its state: the first election is then
+	// in its events, not already over when it connects.
+	c.do(map[string]any{"op": "resume"})
 	first := c.waitEvent(func(e raft.Event) bool { return e.Kind == raft.EvRole && e.Role == raft.Leader })
 	c.waitEvent(func(e raft.Event) bool { return e.Seq > first.Seq+300 })
 

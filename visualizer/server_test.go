@@ -227,9 +227,15 @@ func decodePageEvents(t testing.TB, f frame) ([]raft.Event, []uint64) {
 }
 
 // waitEvent reads events until match returns true, and returns that event.
+// A wait that events keep coming to without a match fails after two minutes
+// (a bound, not a measurement: any test's event comes long before).
 func (c *client) waitEvent(match func(raft.Event) bool) raft.Event {
 	c.t.Helper()
+	give := time.Now().Add(2 * time.Minute)
 	for {
+		if time.Now().After(give) {
+			c.t.Fatalf("the awaited event did not come in two minutes of events")
+		}
 		for _, e := range c.events() {
 			if match(e) {
 				return e
@@ -246,13 +252,16 @@ func (c *client) state() stateFrame {
 }
 
 func TestViewerSeesElectionsAndCrash(t *testing.T) {
-	ts := startServer(t, SessionOptions{Seed: 3, Speed: 5}, "")
+	ts := startServer(t, SessionOptions{Seed: 3, Speed: 5, Paused: true}, "")
 	c := ts.dial("")
 	var hello helloFrame
 	c.next("hello").decode(t, &hello)
 	require.Equal(t, ProtocolVersion, hello.Version)
 	require.True(t, hello.Control)
 	st := c.state()
+	// Paused until this viewer has its state: the first election is then
+	// in its events, not already over when it connects.
+	c.do(map[string]any{"op": "resume"})
 	require.Len(t, st.Nodes, 5)
 
 	isLeader := func(e raft.Event) bool { return e.Kind == raft.EvRole && e.Role == raft.Leader }
@@ -264,9 +273,12 @@ func TestViewerSeesElectionsAndCrash(t *testing.T) {
 }
 
 func TestPauseStepSeek(t *testing.T) {
-	ts := startServer(t, SessionOptions{Seed: 5, Speed: 2}, "")
+	ts := startServer(t, SessionOptions{Seed: 5, Speed: 2, Paused: true}, "")
 	c := ts.dial("")
 	c.next("state")
+	// Paused until this viewer has its state: the first election is then
+	// in its events, not already over when it connects.
+	c.do(map[string]any{"op": "resume"})
 	c.waitEvent(func(e raft.Event) bool { return e.Kind == raft.EvRole && e.Role == raft.Leader })
 
 	// Pause, and take the state: the reference point for the seek.
@@ -324,9 +336,12 @@ func TestPauseStepSeek(t *testing.T) {
 }
 
 func TestCommandFromThePastBranches(t *testing.T) {
-	ts := startServer(t, SessionOptions{Seed: 6, Speed: 5}, "")
+	ts := startServer(t, SessionOptions{Seed: 6, Speed: 5, Paused: true}, "")
 	c := ts.dial("")
 	c.next("state")
+	// Paused until this viewer has its state: the first election is then
+	// in its events, not already over when it connects.
+	c.do(map[string]any{"op": "resume"})
 	c.waitEvent(func(e raft.Event) bool { return e.Kind == raft.EvRole && e.Role == raft.Leader })
 	c.do(map[string]any{"op": "pause"})
 	c.send(map[string]any{"op": "state"})
@@ -419,9 +434,12 @@ func TestCrossOriginRefused(t *testing.T) {
 }
 
 func TestTraceDownloadReplays(t *testing.T) {
-	ts := startServer(t, SessionOptions{Seed: 9, Speed: 5}, "")
+	ts := startServer(t, SessionOptions{Seed: 9, Speed: 5, Paused: true}, "")
 	c := ts.dial("")
 	c.next("state")
+	// Paused until this viewer has its state: the first election is then
+	// in its events, not already over when it connects.
+	c.do(map[string]any{"op": "resume"})
 	leader := c.waitEvent(func(e raft.Event) bool { return e.Kind == raft.EvRole && e.Role == raft.Leader })
 	c.do(map[string]any{"op": "crash", "node": leader.Node})
 	c.waitEvent(func(e raft.Event) bool { return e.Kind == raft.EvRole && e.Role == raft.Leader })
