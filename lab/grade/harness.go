@@ -41,6 +41,8 @@ type Harness struct {
 	// them, also when a candidate stays a candidate into the next term.
 	campaigns []election
 	asked     map[campaign]bool
+	// panics keeps what a server that panics was doing (report_panic.go).
+	panics panicWatch
 }
 
 type campaign struct {
@@ -62,6 +64,7 @@ type election struct {
 
 // observe sees every event of the run as it happens.
 func (h *Harness) observe(e *raft.Event) {
+	h.notePanics(e)
 	if h.probes != nil && e.Kind == raft.EvSend && e.Msg.Type == raft.AppendEntries {
 		p := probe{e.Msg.From, e.Msg.To, e.Msg.Term}
 		if low, ok := h.probes[p]; ok && e.Msg.PrevLogIndex < low {
@@ -460,7 +463,9 @@ func (h *Harness) describe() string {
 
 // Propose offers cmd to server id, as a client would.
 func (h *Harness) Propose(id raft.NodeID, cmd string) (index, term uint64, isLeader bool) {
+	h.panics.proposing = &cmd
 	index, term, isLeader, err := h.sim.Propose(id, []byte(cmd))
+	h.panics.proposing = nil
 	if err != nil {
 		h.refused("client request", fmt.Sprintf("offering the command %q to %v, as a client would (section 8)", cmd, id), err)
 	}

@@ -152,6 +152,10 @@ type Failure struct {
 	Kind Kind `json:"kind"`
 	// Message says what happened.
 	Message string `json:"message"`
+	// Scene, for a server that panicked, says what the trace shows it was
+	// doing (the message or command, its state before) and the rules that
+	// apply to it, in lines (report_panic.go).
+	Scene string `json:"scene,omitempty"`
 	// lab.Violation is set when a safety rule broke.
 	Violation *lab.Violation `json:"violation,omitempty"`
 	// lab.Trace is the file the run was written to, if it could be.
@@ -242,7 +246,7 @@ func runOnce(impl lab.Implementation, t *Test, seed uint64, sink func(*raft.Even
 		case failure:
 			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: sim.Now(), Rule: f.check, Kind: f.kind, Message: f.msg}
 		case lab.Violation:
-			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: f.Time, Rule: f.Rule, Message: f.Text, Violation: &f}
+			res.Failure = &Failure{Test: t.ID(), Seed: seed, Time: f.Time, Rule: f.Rule, Message: f.Text, Scene: h.panicStory(f), Violation: &f}
 		default:
 			// A panic outside the servers (the simulator turns theirs into
 			// No Panic violations): the checker or the test tripped on
@@ -433,6 +437,9 @@ func (f *Failure) Report() string {
 	case f.Violation != nil:
 		fmt.Fprintf(&b, "  Safety rule broken: %s — %s\n", f.Rule, lab.Rules[f.Rule])
 		fmt.Fprintf(&b, "  What happened: %s (event #%d)\n", f.Message, f.Violation.Cause)
+		if f.Scene != "" {
+			fmt.Fprintf(&b, "  %s\n", indent(f.Scene))
+		}
 	case f.Kind == Efficiency:
 		fmt.Fprintf(&b, "  Efficiency budget exceeded: %s (this costs efficiency points only: the run was correct)\n  What happened: %s\n", f.Rule, indent(f.Message))
 		b.WriteString("  The budgets and their formulas: exercises/GRADING.md\n")
