@@ -41,8 +41,11 @@ type Harness struct {
 	// them, also when a candidate stays a candidate into the next term.
 	campaigns []election
 	asked     map[campaign]bool
-	// panics keeps what a server that panics was doing (report_panic.go).
-	panics panicWatch
+	// panics keeps what a server that panics was doing (report_panic.go);
+	// heartbeats the last AppendEntries between each two servers
+	// (report_election.go).
+	panics     panicWatch
+	heartbeats heartbeatWatch
 }
 
 type campaign struct {
@@ -65,6 +68,7 @@ type election struct {
 // observe sees every event of the run as it happens.
 func (h *Harness) observe(e *raft.Event) {
 	h.notePanics(e)
+	h.noteHeartbeats(e)
 	if h.probes != nil && e.Kind == raft.EvSend && e.Msg.Type == raft.AppendEntries {
 		p := probe{e.Msg.From, e.Msg.To, e.Msg.Term}
 		if low, ok := h.probes[p]; ok && e.Msg.PrevLogIndex < low {

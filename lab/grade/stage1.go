@@ -39,8 +39,22 @@ func testInitialElection(h *Harness) {
 		h.Fatalf("term", "after an election the term is %d: a candidate increments currentTerm before it asks for votes (Figure 2)", term)
 	}
 	// With no failures the leader keeps its office: no server should start
-	// another election while heartbeats arrive.
-	h.Run(5 * time.Second)
+	// another election while heartbeats arrive. The first server to move
+	// past term stops the test there, so that the report shows that
+	// election, the first, and what led to it.
+	var rose seen
+	var to raft.NodeID
+	var moved uint64
+	if h.RunUntilEvent(func(e *raft.Event) bool {
+		if e.Kind == raft.EvTerm && e.Term > term {
+			rose, to, moved = seen{at: e.Time, seq: e.Seq, ok: true}, e.Node, e.Term
+			return true
+		}
+		return false
+	}, 5*time.Second) {
+		h.settle() // the rest of what it did then: its RequestVotes
+		h.Fatalf("stable term", "%s%s", h.electionWhileLed(leader, term, to, rose, moved), h.describe())
+	}
 	if now := h.CheckTerms(); now != term {
 		h.Fatalf("stable term", "the term went from %d to %d in 5 seconds with no failures: a server started an election while the leader was up. "+
 			"Does the leader send AppendEntries every HeartbeatTimeout, and does a follower reset its election timer when it gets one or grants a vote?%s",
