@@ -196,7 +196,6 @@ type wording struct {
 const (
 	grantedVote = `n\d->n\d RequestVoteReply term=\d+ granted`
 	becameLead  = `#\d+ \S+ n\d role leader term=\d+`
-	noLiveness  = "a liveness failure of a random-schedule test (lab/grade/stage*.go, fair's): its report tells what did not happen, not the event that broke the rule"
 )
 
 // reportWording gives every mutant's wording, by the mutant's name. A mutant
@@ -274,8 +273,11 @@ var reportWording = map[string]wording{
 	"the log is not restored":                                    {rules: []string{"Restore Persistent State"}, says: []string{"log", "persisted"}},
 
 	// Stage 4.
-	"the leader's AppendEntries slices its log without the snapshot's offset": {rules: []string{"agreement"}, says: []string{"was not applied"},
-		open: "4/SnapshotBasic's report (stage4.go and harness.go, fair's) says only that a command was not applied; " + noLiveness},
+	// A liveness failure: the report tells, from the trace, what the leader
+	// sent each server that lags (report_lag.go).
+	"the leader's AppendEntries slices its log without the snapshot's offset": {rules: []string{"agreement"},
+		says:  []string{"was not applied", "did not apply index", "None carried an entry", "if last log index ≥ nextIndex for a follower: send AppendEntries RPC with log entries starting at nextIndex"},
+		event: `send n\d->n\d AppendEntriesReply term=\d+ refused=log-too-short`},
 	"a restarted server applies its snapshot's entries again (lastApplied from 0)": {rules: []string{"Volatile State Starts Empty"}, says: []string{"lastApplied", "snapshot"}},
 	"lastApplied is not moved by an installed snapshot": {rules: []string{"InstallSnapshot"}, says: []string{"lastApplied", "reset state machine using snapshot contents"},
 		event: `deliver n\d->n\d InstallSnapshot term=\d+`},
@@ -285,8 +287,9 @@ var reportWording = map[string]wording{
 	"a snapshot handed over by the state machine is not persisted":          {rules: []string{"Log Compaction"}, says: []string{"SaveSnapshot"}},
 	"an installed snapshot is not persisted before the reply": {rules: []string{"persist before reply"}, says: []string{"before responding to RPCs", "SaveSnapshot"},
 		event: `send n\d->n\d InstallSnapshotReply term=\d+`},
-	"the leader sends AppendEntries from a compacted index instead of a snapshot": {rules: []string{"agreement"}, says: []string{"was not applied"},
-		open: "4/Install's report (stage4.go and harness.go, fair's) says only that a command was not applied; " + noLiveness},
+	"the leader sends AppendEntries from a compacted index instead of a snapshot": {rules: []string{"agreement"},
+		says:  []string{"was not applied", "0 InstallSnapshot", "has discarded those through index", "the leader uses a new RPC called InstallSnapshot to send snapshots to followers that are too far behind"},
+		event: `send n\d->n\d AppendEntries term=\d+ prev=\d+/\d+ entries=\d+`},
 	"an InstallSnapshot of an earlier term is installed": {rules: []string{"stale term"}, says: []string{"reply immediately if term < currentTerm", "deposed leader"},
 		event: `event #\d+: n\d->n\d InstallSnapshot term=\d+`},
 	"an installed snapshot discards the whole log, even a suffix that follows a matching entry": {rules: []string{"InstallSnapshot"}, says: []string{"step 6", "retain the log entries following it"},

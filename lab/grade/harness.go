@@ -46,6 +46,8 @@ type Harness struct {
 	// (report_election.go).
 	panics     panicWatch
 	heartbeats heartbeatWatch
+	// links counts what each server sent each other one (report_lag.go).
+	links linkWatch
 }
 
 type campaign struct {
@@ -69,6 +71,7 @@ type election struct {
 func (h *Harness) observe(e *raft.Event) {
 	h.notePanics(e)
 	h.noteHeartbeats(e)
+	h.noteLinks(e)
 	if h.probes != nil && e.Kind == raft.EvSend && e.Msg.Type == raft.AppendEntries {
 		p := probe{e.Msg.From, e.Msg.To, e.Msg.Term}
 		if low, ok := h.probes[p]; ok && e.Msg.PrevLogIndex < low {
@@ -526,8 +529,11 @@ func (h *Harness) probing() bool { return h.probes != nil && h.Now()-h.probed < 
 func (h *Harness) one(cmd string, expected int, retry bool, within time.Duration) uint64 {
 	deadline := h.Now() + within
 	start := 0
+	var mark []linkCount // the messages sent until the last proposal
+	lastIndex := uint64(0)
 	for h.Now() < deadline {
 		index := uint64(0)
+		m := h.linkMark()
 		for range h.N() {
 			start = (start + 1) % h.N()
 			id := raft.NodeID(start + 1)
@@ -535,7 +541,7 @@ func (h *Harness) one(cmd string, expected int, retry bool, within time.Duration
 				continue
 			}
 			if i, _, ok := h.Propose(id, cmd); ok {
-				index = i
+				index, mark, lastIndex = i, m, i
 				break
 			}
 		}
@@ -548,8 +554,8 @@ func (h *Harness) one(cmd string, expected int, retry bool, within time.Duration
 			}
 			if !retry {
 				n, got := h.NCommitted(index)
-				h.Fatalf("agreement", "command %q, proposed at index %d, was applied by %d servers (%q) within 2 seconds; want at least %d%s",
-					cmd, index, n, got, expected, h.describe())
+				h.Fatalf("agreement", "command %q, proposed at index %d, was applied by %d servers (%q) within 2 seconds; want at least %d%s%s",
+					cmd, index, n, got, expected, h.lagStory(mark, index), h.describe())
 			}
 		} else {
 			h.Run(50 * time.Millisecond)
@@ -558,7 +564,11 @@ func (h *Harness) one(cmd string, expected int, retry bool, within time.Duration
 			break // 10 seconds, and no leader is backing up any more
 		}
 	}
-	h.Fatalf("agreement", "command %q was not applied by %d servers within %s%s", cmd, expected, raft.FormatTime(h.Now()-(deadline-within)), h.describe())
+	lag := ""
+	if lastIndex != 0 {
+		lag = h.lagStory(mark, lastIndex)
+	}
+	h.Fatalf("agreement", "command %q was not applied by %d servers within %s%s%s", cmd, expected, raft.FormatTime(h.Now()-(deadline-within)), lag, h.describe())
 	return 0
 }
 

@@ -34,7 +34,7 @@ type panicScene struct {
 
 // panicWatch is what notePanics keeps between events.
 type panicWatch struct {
-	delivered    raft.Message // the last message delivered to any server
+	delivered    *raft.Message // the last message delivered to any server (the lab never reuses it)
 	deliveredSeq uint64
 	proposing    *string // the command Propose is offering, while it does
 	granted      map[campaign][]raft.NodeID
@@ -46,7 +46,7 @@ func (h *Harness) notePanics(e *raft.Event) {
 	w := &h.panics
 	switch e.Kind {
 	case raft.EvDeliver:
-		w.delivered, w.deliveredSeq = *e.Msg, e.Seq
+		w.delivered, w.deliveredSeq = e.Msg, e.Seq
 		if m := e.Msg; m.Type == raft.RequestVoteReply && m.VoteGranted {
 			if w.granted == nil {
 				w.granted = map[campaign][]raft.NodeID{}
@@ -74,8 +74,8 @@ func (h *Harness) notePanics(e *raft.Event) {
 		switch {
 		case strings.HasPrefix(e.Text, "panicked while handling Propose"):
 			s.command = w.proposing
-		case strings.HasPrefix(e.Text, "panicked while handling ") && w.deliveredSeq == e.Seq-1 && w.delivered.To == e.Node:
-			m := w.delivered
+		case strings.HasPrefix(e.Text, "panicked while handling ") && w.delivered != nil && w.deliveredSeq == e.Seq-1 && w.delivered.To == e.Node:
+			m := *w.delivered
 			s.msg, s.msgSeq = &m, w.deliveredSeq
 		}
 		s.votes = w.granted[campaign{e.Node, v.Term}]
