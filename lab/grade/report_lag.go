@@ -110,7 +110,7 @@ func (h *Harness) lagStory(mark []linkCount, index uint64) string {
 			story += fmt.Sprintf(". None carried an entry, though %v holds entries through %d and %v only through %d. "+
 				"Figure 2, rules for leaders: if last log index ≥ nextIndex for a follower: send AppendEntries RPC with log entries starting at nextIndex", leader, lst.LastIndex(), f, st.LastIndex())
 			if lst.SnapshotIndex > 0 {
-				story += fmt.Sprintf(" — after compaction, the entry at index i is at position i − %d of %v's log (section 7: the log holds only the entries after the snapshot)", lst.SnapshotIndex, leader)
+				story += fmt.Sprintf(" — after compaction %v's log holds only the entries after index %d (section 7), so the entry at index i is the (i − %d)th it holds", leader, lst.SnapshotIndex, lst.SnapshotIndex)
 			}
 		}
 		parts = append(parts, story)
