@@ -17,8 +17,16 @@ import (
 // runs that make them disagree — lost and late messages, crashes and
 // restarts, partitions, proposals, and stage-4 snapshots — its view must be
 // exactly the View folded from its events (nil and empty logs told apart),
-// and each server's storage exactly an InmemStore given the same saves.
+// its log of each running server exactly the server's (the entries after its
+// snapshot), and each server's storage exactly an InmemStore given the same
+// saves. The checker is made to forget all it can (checker.forget): it must
+// report nothing in these runs of the reference, and what it keeps must still
+// give each server's state machine.
 func TestArenaKeepsLogsExact(t *testing.T) {
+	forgot := 0 // runs in which the checker forgot entries
+	defer func() {
+		require.GreaterOrEqual(t, forgot, 3, "the checker forgot entries in too few runs to test forgetting")
+	}()
 	for seed := uint64(1); seed <= 6; seed++ {
 		for _, every := range []int{0, 7} {
 			t.Run(fmt.Sprintf("seed=%d/snapshotEvery=%d", seed, every), func(t *testing.T) {
@@ -45,6 +53,7 @@ func TestArenaKeepsLogsExact(t *testing.T) {
 				}
 				s, err := New(Options{Nodes: nodes, Seed: seed, New: solutions.New, Impl: "solutions", Network: UnreliableNetwork(), SnapshotEvery: every, Sink: sink})
 				require.NoError(t, err)
+				s.check.window = 4 // the checker forgets all it can (checker.forget): it must not see what did not happen
 				rng := rand.New(rand.NewPCG(seed, 9))
 				for step := range 400 {
 					id := raft.NodeID(1 + rng.IntN(nodes))
@@ -69,10 +78,32 @@ func TestArenaKeepsLogsExact(t *testing.T) {
 							want, _ := stores[i].Load()
 							got, _ := s.Stored(raft.NodeID(i + 1))
 							require.Equal(t, want, got, "step %d: the storage of server %d", step, i+1)
+							// The view's log is the server's: the entries after its snapshot.
+							if st, ok := s.Status(raft.NodeID(i + 1)); ok {
+								v := s.View().Nodes[i]
+								require.Equal(t, st.SnapshotIndex, v.LogBase, "step %d: server %d's log starts after its snapshot", step, i+1)
+								require.Equal(t, len(st.Log), len(v.Log), "step %d: server %d's log", step, i+1)
+								for k := range st.Log {
+									require.True(t, st.Log[k].Equal(v.Log[k]), "step %d: server %d's entry %d", step, i+1, st.Log[k].Index)
+								}
+							}
 						}
 					}
 				}
 				require.Empty(t, s.Violations())
+				if every > 0 {
+					if s.check.base > 0 {
+						forgot++
+					}
+					// What it kept gives each running server's state machine.
+					for _, n := range s.nodes {
+						if n.impl != nil && n.sm.applied >= s.check.base {
+							d, ok := s.check.digestThrough(n.sm.applied)
+							require.True(t, ok)
+							require.Equal(t, n.sm.digest, d, "n%d's state machine through %d", n.id, n.sm.applied)
+						}
+					}
+				}
 			})
 		}
 	}

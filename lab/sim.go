@@ -299,16 +299,19 @@ func (s *Sim) noteApplied(n *simNode, en raft.Entry) {
 // server that first committed it; ok is false if no entry is known to be
 // committed there. Graded tests use it to check that nothing committed was
 // lost.
+//
+// With log compaction (stage 4) the checker forgets the entries far below
+// every server's snapshot (checkerWindow): ok is false for those too.
 func (s *Sim) Committed(index uint64) (en raft.Entry, by raft.NodeID, ok bool) {
-	if index < 1 || index > uint64(len(s.check.committed)) {
+	en, ok = s.check.committedAt(index)
+	if !ok {
 		return raft.Entry{}, raft.None, false
 	}
-	ce := s.check.committed[index-1]
-	return ce.entry, ce.by, ce.entry.Index != 0
+	return en, s.check.committed[index-s.check.base-1].by, true
 }
 
 // HighestCommitted is the highest index the checker has seen committed.
-func (s *Sim) HighestCommitted() uint64 { return uint64(len(s.check.committed)) }
+func (s *Sim) HighestCommitted() uint64 { return s.check.last() }
 
 // Up reports whether node id is running.
 func (s *Sim) Up(id raft.NodeID) bool {
@@ -606,20 +609,44 @@ func (s *Sim) queueChanges(n *simNode, st raft.Status) {
 			s.stats.Elections++
 		}
 	}
-	off, log := 0, st.Log
-	if st.SnapshotIndex > 0 {
-		off, log = s.viewLog(v, st)
-	}
-	if from, entries, changed := s.diffLog(n, v, off, log); changed {
-		add(raft.Event{Kind: raft.EvLog, Index: from, Entries: entries})
+	if ev, changed := s.logChange(n, v, st); changed {
+		add(ev)
 	}
 	if st.CommitIndex != v.Commit {
 		add(raft.Event{Kind: raft.EvCommit, Index: st.CommitIndex})
 	}
 }
 
+// logChange is the log event for node n's log, as st reports it, if it
+// differs from the view's copy v.
+//
+// A node's log follows its snapshot (stage 4): st.Log holds the entries after
+// st.SnapshotIndex, and the view's log those after v.LogBase. When the two
+// start at the same index, diffLog finds the change. When the node has
+// compacted further than the view, and the view holds the snapshot's last
+// entry, the node's log is the view's own entries up to there followed by
+// st.Log (the snapshot's own event, which follows in the same step, drops
+// them from the view). Otherwise — a node that installed a snapshot its log
+// did not reach or did not match, or one that holds entries the view had
+// dropped — the event replaces the whole log: Term set to the snapshot's
+// last term says the log now follows the snapshot (logEventAfresh).
+func (s *Sim) logChange(n *simNode, v *NodeView, st raft.Status) (raft.Event, bool) {
+	off := 0
+	if sb := st.SnapshotIndex; sb != v.LogBase {
+		if t, ok := v.TermAt(sb); sb > v.LogBase && ok && t == st.SnapshotTerm {
+			off = int(sb - v.LogBase)
+		} else {
+			n.sweep = 0
+			return raft.Event{Kind: raft.EvLog, Index: sb + 1, Term: st.SnapshotTerm, Entries: slices.Clone(st.Log)}, true
+		}
+	}
+	from, entries, changed := s.diffLog(n, v, off, st.Log)
+	return raft.Event{Kind: raft.EvLog, Index: v.LogBase + from, Entries: entries}, changed
+}
+
 // diffLog finds where a node's log now differs from the view's copy, with work
-// that does not grow with the log.
+// that does not grow with the log. Indexes here are positions in the view's
+// log (index - LogBase).
 //
 // A correct node keeps Log Matching within its own history: if its log still
 // holds the entry the view has at some index, everything before it is the
@@ -631,9 +658,8 @@ func (s *Sim) queueChanges(n *simNode, st raft.Status) {
 // per call at a cursor going round the whole log: every entry is compared
 // again within len(log)/logSweep calls.
 //
-// The node's whole log is the view's own first off entries followed by tail
-// (see viewLog: the compacted prefix of a node with a snapshot is not copied,
-// so that a call costs the same however long the log has grown).
+// The node's log is the view's own first off entries followed by tail (see
+// logChange).
 func (s *Sim) diffLog(n *simNode, v *NodeView, off int, tail []raft.Entry) (from uint64, entries []raft.Entry, changed bool) {
 	old := v.Log
 	at := func(i int) *raft.Entry {
@@ -644,7 +670,7 @@ func (s *Sim) diffLog(n *simNode, v *NodeView, off int, tail []raft.Entry) (from
 	}
 	length := off + len(tail)
 	common := min(len(old), length)
-	floor := int(min(v.Commit, uint64(common)))
+	floor := int(min(v.Commit-min(v.Commit, v.LogBase), uint64(common)))
 	k := common
 	for k > floor && !sameEntry(&old[k-1], at(k-1)) {
 		k--
@@ -823,20 +849,48 @@ func (s *Sim) emit(ev *raft.Event) {
 // own, folded as View.Fold does; a restart puts the view's log back in.
 func (s *Sim) fold(ev *raft.Event) {
 	n := s.view.Node(ev.Node)
-	if n == nil || (ev.Kind != raft.EvLog && ev.Kind != raft.EvRestart) {
+	if n == nil {
 		s.view.Fold(ev)
 		return
 	}
 	h := viewHolder(ev.Node)
-	if ev.Kind == raft.EvRestart {
+	switch ev.Kind {
+	case raft.EvRestart:
 		s.view.Fold(ev)
 		s.arena.reset(h, 0)
+		return
+	case raft.EvSnapshot, raft.EvRestore:
+		// The view drops the log's compacted prefix (compactLog): so does
+		// the holder, and the arena the slots no log holds any more.
+		s.view.Fold(ev)
+		if x := &s.arena.holders[h]; x.shared && int(n.LogBase) != x.lo {
+			if int(n.LogBase) <= x.hi {
+				x.lo = int(n.LogBase)
+			} else {
+				s.arena.reset(h, int(n.LogBase))
+			}
+		}
+		if s.arena.trim() {
+			s.refreshViewLogs()
+		}
+		s.check.forget(s.view)
+		return
+	case raft.EvLog:
+	default:
+		s.view.Fold(ev)
 		return
 	}
 	if s.arena.holders[h].shared {
 		old, wasNil := s.arena.slice(h), n.Log == nil
-		if s.arena.write(h, int(max(ev.Index, 1)-1), ev.Entries) {
+		p, afresh := int(max(ev.Index, 1)-1), logEventAfresh(n, ev)
+		if afresh {
+			s.arena.reset(h, p)
+		}
+		if s.arena.write(h, p, ev.Entries) {
 			s.view.Time, s.view.Seq = ev.Time, ev.Seq
+			if afresh {
+				n.LogBase = uint64(p)
+			}
 			if !wasNil || len(ev.Entries) > 0 { // spliceLog keeps a nil log nil when nothing is added
 				n.Log = s.arena.slice(h)
 				if n.Log == nil {

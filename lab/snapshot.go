@@ -128,7 +128,9 @@ func (s *Sim) invokeSnapshot(n *simNode) {
 }
 
 // restoreStateMachine resets n's state machine to the snapshot of event ev
-// (EvRestore), and records the entries it covers as applied.
+// (EvRestore), and records the entries it covers as applied: they are the
+// committed ones (the checker makes sure of it), so AppliedAt reads them from
+// the checker.
 func (s *Sim) restoreStateMachine(n *simNode, ev *raft.Event) {
 	sm, err := decodeStateMachine(ev.Entries[0].Command)
 	if err != nil {
@@ -136,13 +138,12 @@ func (s *Sim) restoreStateMachine(n *simNode, ev *raft.Event) {
 	}
 	n.sm = sm
 	n.lastSnap = max(n.lastSnap, sm.applied)
-	for i := n.appliedLen + 1; i <= ev.Index; i++ {
-		en, ok := s.check.committedAt(i)
-		if !ok {
-			break
+	for i := range n.appliedOdd {
+		if i <= ev.Index {
+			delete(n.appliedOdd, i)
 		}
-		s.noteApplied(n, en)
 	}
+	n.appliedLen = max(n.appliedLen, ev.Index)
 }
 
 // bootStateMachine gives a starting node the state machine its stored
@@ -160,53 +161,39 @@ func (s *Sim) bootStateMachine(n *simNode, saved raft.Saved) {
 	s.pending = append(s.pending, unit{ev: ev, node: n, inc: n.inc})
 }
 
-// viewLog is the whole log of a node that reports a snapshot, as the view and
-// the checker see logs: the compacted prefix — committed entries, by the
-// rules the checker enforces — followed by the node's log. It is given as the
-// view's own first off entries followed by tail: when the view already holds
-// the prefix (the usual case), nothing is copied, so a call on a node with a
-// long compacted log costs no more than on one with a short log.
-func (s *Sim) viewLog(v *NodeView, st raft.Status) (off int, tail []raft.Entry) {
-	k := st.SnapshotIndex
-	if uint64(len(v.Log)) >= k && v.Log[k-1].Index == k && v.Log[k-1].Term == st.SnapshotTerm {
-		return int(k), st.Log
-	}
-	full := make([]raft.Entry, 0, k+uint64(len(st.Log)))
-	for i := uint64(1); i <= k; i++ {
-		en, ok := s.check.committedAt(i)
-		if !ok {
-			en = raft.Entry{Index: i}
-			if i == k {
-				en.Term = st.SnapshotTerm
-			} else if i <= uint64(len(v.Log)) {
-				en = v.Log[i-1]
-			}
-		}
-		full = append(full, en)
-	}
-	return 0, append(full, st.Log...)
-}
-
-// committedAt returns the entry committed at index, if the checker knows it.
+// committedAt returns the entry committed at index, if the checker knows it
+// (not forgotten: see checker.forget).
 func (c *checker) committedAt(index uint64) (raft.Entry, bool) {
-	if index == 0 || index > uint64(len(c.committed)) || c.committed[index-1].entry.Index == 0 {
+	if index <= c.base || index > c.last() || c.committed[index-c.base-1].entry.Index == 0 {
 		return raft.Entry{}, false
 	}
-	return c.committed[index-1].entry, true
+	return c.committed[index-c.base-1].entry, true
 }
 
-// digestThrough is the state machine's state after applying the committed
-// entries 1..index; false if the checker does not know them all.
-func (c *checker) digestThrough(index uint64) (stateMachine, bool) {
-	var sm stateMachine
-	for i := uint64(1); i <= index; i++ {
+// digestThrough is the state machine's digest after applying the committed
+// entries 1..index; false if the checker does not know them all. Below base
+// it knows it only at the index of a snapshot a server saved.
+func (c *checker) digestThrough(index uint64) (uint64, bool) {
+	if index < c.base {
+		d, ok := c.snapDigests[index]
+		return d, ok
+	}
+	if !c.baseKnown {
+		return 0, false
+	}
+	sm := c.baseDigest
+	if c.cursor.applied >= c.base && c.cursor.applied <= index {
+		sm = c.cursor // snapshots come in index order: start where the last one ended
+	}
+	for i := sm.applied + 1; i <= index; i++ {
 		en, ok := c.committedAt(i)
 		if !ok {
-			return sm, false
+			return 0, false
 		}
 		sm.apply(en)
 	}
-	return sm, true
+	c.cursor = sm
+	return sm.digest, true
 }
 
 // checkSnapshot: a snapshot covers committed entries only, and its last
@@ -220,7 +207,13 @@ func (c *checker) checkSnapshot(e *raft.Event, n *NodeView) {
 		return
 	}
 	if en, ok := c.committedAt(e.Index); ok && en.Term != e.Term {
-		c.report(e, RuleLogMatching, "%v saved a snapshot whose last entry is %d/%d, but %s was committed at index %d (by %v)", e.Node, e.Index, e.Term, en, e.Index, c.committed[e.Index-1].by)
+		c.report(e, RuleLogMatching, "%v saved a snapshot whose last entry is %d/%d, but %s was committed at index %d (by %v)", e.Node, e.Index, e.Term, en, e.Index, c.committed[e.Index-c.base-1].by)
+		return
+	}
+	if _, ok := c.snapDigests[e.Index]; !ok && e.Index > c.base {
+		if d, ok := c.digestThrough(e.Index); ok {
+			c.snapDigests[e.Index] = d
+		}
 	}
 }
 
@@ -248,7 +241,7 @@ func (c *checker) checkRestore(e *raft.Event, n *NodeView) {
 		c.report(e, RuleStateMachineSafety, "%v restored, as a snapshot through index %d, the state machine's snapshot through index %d", e.Node, e.Index, sm.applied)
 		return
 	}
-	if want, ok := c.digestThrough(e.Index); ok && want.digest != sm.digest {
+	if want, ok := c.digestThrough(e.Index); ok && want != sm.digest {
 		c.report(e, RuleStateMachineSafety, "%v restored a state machine through index %d that differs from the committed entries 1..%d", e.Node, e.Index, e.Index)
 	}
 }

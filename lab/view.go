@@ -31,8 +31,12 @@ type NodeView struct {
 	Leader raft.NodeID `json:"leader"`
 	Commit uint64      `json:"commitIndex"`
 	// Applied is the index of the last entry applied since the node last started.
-	Applied uint64       `json:"lastApplied"`
+	Applied uint64 `json:"lastApplied"`
+	// Log is the node's log after LogBase: Log[i] holds the entry at index
+	// LogBase+1+i. LogBase is 0 until the node compacts (stage 4); then the
+	// view, like the node, keeps only what follows the snapshot (see Entry).
 	Log     []raft.Entry `json:"log"`
+	LogBase uint64       `json:"logBase,omitempty"`
 	// Saved is what the node persisted: its storage survives a crash.
 	SavedTerm uint64      `json:"savedTerm"`
 	SavedVote raft.NodeID `json:"savedVote"`
@@ -41,6 +45,33 @@ type NodeView struct {
 	// snapshot (stage 4): Log up to there is the compacted prefix.
 	SnapshotIndex uint64 `json:"snapshotIndex,omitempty"`
 	SnapshotTerm  uint64 `json:"snapshotTerm,omitempty"`
+}
+
+// LastIndex is the index of the last entry of n's log (its snapshot's last
+// index if the log after it is empty).
+func (n *NodeView) LastIndex() uint64 { return n.LogBase + uint64(len(n.Log)) }
+
+// Entry returns the entry at index, if n's log holds it: not compacted
+// (index > LogBase) and not past the end.
+func (n *NodeView) Entry(index uint64) (raft.Entry, bool) {
+	if index <= n.LogBase || index > n.LastIndex() {
+		return raft.Entry{}, false
+	}
+	return n.Log[index-n.LogBase-1], true
+}
+
+// TermAt returns the term of the entry at index, if the view knows it: an
+// entry of the log, the last entry of the snapshot the log follows, or 0 for
+// index 0.
+func (n *NodeView) TermAt(index uint64) (uint64, bool) {
+	switch {
+	case index == 0:
+		return 0, true
+	case index == n.LogBase && n.SnapshotIndex == n.LogBase:
+		return n.SnapshotTerm, true
+	}
+	en, ok := n.Entry(index)
+	return en.Term, ok
 }
 
 // NewView returns the View of a fresh cluster of n nodes, connected, at time 0.
@@ -139,16 +170,23 @@ func (v *View) Fold(e *raft.Event) {
 	case raft.EvRole:
 		n.Role, n.Leader = e.Role, e.Leader
 	case raft.EvLog:
-		n.Log = spliceLog(n.Log, e.Index, e.Entries)
+		if logEventAfresh(n, e) {
+			clear(n.Log)
+			n.Log, n.LogBase = append(n.Log[:0], e.Entries...), max(e.Index, 1)-1
+		} else {
+			n.Log = spliceLog(n.Log, n.LogBase, e.Index, e.Entries)
+		}
 	case raft.EvCommit:
 		n.Commit = e.Index
 	case raft.EvApply:
 		n.Applied = e.Index
 	case raft.EvSnapshot:
 		n.SnapshotIndex, n.SnapshotTerm = e.Index, e.Term
+		n.Log, n.LogBase = compactLog(n.Log, n.LogBase, e.Index)
 	case raft.EvRestore:
 		n.Applied = e.Index
 		n.SnapshotIndex, n.SnapshotTerm = max(n.SnapshotIndex, e.Index), e.Term
+		n.Log, n.LogBase = compactLog(n.Log, n.LogBase, e.Index)
 	case raft.EvSaveState:
 		n.SavedTerm, n.SavedVote = e.Term, e.Vote
 	case raft.EvSaveLog:
@@ -162,17 +200,60 @@ func (v *View) Fold(e *raft.Event) {
 	}
 }
 
-// spliceLog returns log with everything from index from on replaced by entries.
-// The result never shares memory with entries.
-func spliceLog(log []raft.Entry, from uint64, entries []raft.Entry) []raft.Entry {
-	if from < 1 {
-		from = 1
+// logEventAfresh reports whether log event e replaces n's whole log and
+// where it starts: an event whose Term is set (the node's log now follows a
+// snapshot whose last entry is Index-1 of that term: a node that installed a
+// snapshot its log did not reach), or one that starts at or below LogBase (a
+// node that holds again entries the view had dropped as compacted) or past
+// the end of the log.
+func logEventAfresh(n *NodeView, e *raft.Event) bool {
+	from := max(e.Index, 1)
+	return e.Term != 0 || from <= n.LogBase || from > n.LastIndex()+1
+}
+
+// firstChange is the first index at which log event e changes n's log — an
+// entry replaced, or deleted — if it changes any entry the log holds. A log
+// event starts where the log changes (Sim.diffLog), unless it replaces the
+// whole log (afresh); then it is looked for.
+func firstChange(n *NodeView, e *raft.Event, afresh bool) (uint64, bool) {
+	from := max(e.Index, 1)
+	if !afresh {
+		return from, from <= n.LastIndex()
 	}
-	if keep := from - 1; keep < uint64(len(log)) {
+	newLast := from - 1 + uint64(len(e.Entries))
+	for i := max(n.LogBase, from-1) + 1; i <= n.LastIndex(); i++ {
+		if old, _ := n.Entry(i); i > newLast || !sameEntry(&old, &e.Entries[i-from]) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// spliceLog returns log (the entries after base) with everything from index
+// from on replaced by entries (base < from <= base+len(log)+1). The result
+// never shares memory with entries.
+func spliceLog(log []raft.Entry, base, from uint64, entries []raft.Entry) []raft.Entry {
+	if keep := from - 1 - base; keep < uint64(len(log)) {
 		clear(log[keep:])
 		log = log[:keep]
 	}
 	return append(log, entries...)
+}
+
+// compactLog drops the entries of log (the entries after base) up to index,
+// as a node does when it takes or installs a snapshot through index (section
+// 7): what follows stays (Figure 13, step 6); if the log does not reach
+// index, nothing does, and the events that follow say what the node holds. A
+// snapshot at or below base changes nothing.
+func compactLog(log []raft.Entry, base, index uint64) ([]raft.Entry, uint64) {
+	if index <= base {
+		return log, base
+	}
+	drop := min(index-base, uint64(len(log)))
+	if log != nil {
+		log = log[drop:]
+	}
+	return log, index
 }
 
 // logArena holds, in one array, the logs of a cluster's servers as the
@@ -181,21 +262,29 @@ func spliceLog(log []raft.Entry, from uint64, entries []raft.Entry) []raft.Entry
 // healthy run every server's log is a prefix of one history (Log Matching),
 // so ten logs of L entries cost one array of L entries instead of ten.
 //
-// Each log is a holder: a stretch arr[lo:hi] of slots, slot i holding the
-// entry at index i+1, shared with the others. A holder writes its entries into
-// the array only where no other holder has a different entry at the same
-// slot; when one would, the writer leaves the arena and keeps its own copy, as
+// Each log is a holder: a stretch of slots [lo, hi), slot i holding the entry
+// at index i+1, shared with the others. A holder writes its entries into the
+// array only where no other holder has a different entry at the same slot;
+// when one would, the writer leaves the arena and keeps its own copy, as
 // before the arena (the view its own NodeView.Log; the store its own slice),
-// and comes back when its log starts again from its first slot (a server
-// restarting; a storage rewritten from its start or discarded by a snapshot).
+// and comes back when its log starts again empty (a server restarting; a
+// storage rewritten from its start or discarded by a snapshot). An empty
+// holder may start at any slot the array holds or can grow to.
+//
+// The array holds slots from off on: once every shared holder starts well
+// past off (their logs are compacted, stage 4), the slots before the first
+// are dropped (trim), so a long run with snapshots keeps only what its logs
+// still hold.
+//
 // Entries are values and their commands are never written to, so a slot
 // written once with an entry serves every holder that has that entry there.
 type logArena struct {
 	arr     []raft.Entry
+	off     int // the slot arr[0] holds
 	holders []logHolder
 }
 
-// logHolder is one log in the arena: arr[lo:hi] while shared.
+// logHolder is one log in the arena: slots [lo, hi) while shared.
 type logHolder struct {
 	shared bool
 	lo, hi int
@@ -214,19 +303,18 @@ func newLogArena(nodes int) *logArena {
 }
 
 // slice returns holder h's log (h shared), capped so that an append to it
-// copies instead of writing into the arena.
+// copies instead of writing into the arena. An empty holder's log is empty
+// and nil only when the array is.
 func (a *logArena) slice(h int) []raft.Entry {
 	x := a.holders[h]
-	return a.arr[x.lo:x.hi:x.hi]
+	if x.lo == x.hi {
+		return a.arr[:0:0]
+	}
+	return a.arr[x.lo-a.off : x.hi-a.off : x.hi-a.off]
 }
 
-// reset makes holder h an empty shared log whose first slot is lo. Every
-// shared holder's stretch lies within the array: it grows to lo if shorter
-// (the array may have been dropped when every holder left).
+// reset makes holder h an empty shared log whose first slot is lo.
 func (a *logArena) reset(h, lo int) {
-	if lo > len(a.arr) {
-		a.arr = slices.Grow(a.arr, lo-len(a.arr))[:lo]
-	}
 	a.holders[h] = logHolder{shared: true, lo: lo, hi: lo}
 }
 
@@ -239,17 +327,24 @@ func (a *logArena) leave(h int) {
 			return
 		}
 	}
-	a.arr = nil
+	a.arr, a.off = nil, 0
 }
 
 // write makes holder h's log its slots up to p followed by entries, and
 // reports whether it could do so in the arena: h is shared, p is within its
-// stretch (lo <= p <= hi), and no other holder has a different entry at a slot
-// entries cover. If not, it leaves h out of the arena (the caller keeps the
-// log itself) and returns false.
+// stretch (lo <= p <= hi, or any slot if h is empty), the array can hold slot
+// p, and no other holder has a different entry at a slot entries cover. If
+// not, it leaves h out of the arena (the caller keeps the log itself) and
+// returns false.
 func (a *logArena) write(h, p int, entries []raft.Entry) bool {
 	x := a.holders[h]
-	if !x.shared || p < x.lo || p > x.hi {
+	if x.shared && x.lo == x.hi {
+		if !a.anyData() {
+			a.arr, a.off = a.arr[:0], p // nothing is held: the array starts where this log does
+		}
+		x.lo, x.hi = p, p // an empty log may start anywhere
+	}
+	if !x.shared || p < x.lo || p > x.hi || p < a.off {
 		a.leave(h)
 		return false
 	}
@@ -259,17 +354,52 @@ func (a *logArena) write(h, p int, entries []raft.Entry) bool {
 			continue
 		}
 		for j := max(p, y.lo); j < min(end, y.hi); j++ {
-			if !identical(&a.arr[j], &entries[j-p]) {
+			if !identical(&a.arr[j-a.off], &entries[j-p]) {
 				a.leave(h)
 				return false
 			}
 		}
 	}
-	if end > len(a.arr) {
-		a.arr = slices.Grow(a.arr, end-len(a.arr))[:end]
+	if n := end - a.off; n > len(a.arr) {
+		a.arr = slices.Grow(a.arr, n-len(a.arr))[:n]
 	}
-	copy(a.arr[p:end], entries)
-	a.holders[h].hi = end
+	copy(a.arr[p-a.off:end-a.off], entries)
+	x.hi = end
+	a.holders[h] = x
+	return true
+}
+
+// anyData reports whether a shared holder holds an entry.
+func (a *logArena) anyData() bool {
+	for _, y := range a.holders {
+		if y.shared && y.lo < y.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// trim drops the slots before the first one a shared holder holds, when they
+// are at least half the array (so the copy is paid for by the appends that
+// made them): a long run with snapshots keeps the array the size of what its
+// logs still hold. It reports whether the array moved (the caller points the
+// view's logs at the new one).
+func (a *logArena) trim() bool {
+	first := -1
+	for _, y := range a.holders {
+		if y.shared && y.lo < y.hi && (first < 0 || y.lo < first) {
+			first = y.lo
+		}
+	}
+	if first < 0 {
+		first = a.off + len(a.arr) // no shared entry: every slot may go
+	}
+	drop := first - a.off
+	if drop < 1024 || 2*drop < len(a.arr) {
+		return false
+	}
+	a.arr = slices.Clone(a.arr[drop:])
+	a.off = first
 	return true
 }
 

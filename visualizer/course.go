@@ -127,7 +127,7 @@ func (c *course) syncPageLog() {
 	nodes := c.r.Sim.View().Nodes
 	c.pageLog = c.pageLog[:0]
 	for _, n := range nodes {
-		c.pageLog = append(c.pageLog, uint64(len(n.Log)))
+		c.pageLog = append(c.pageLog, n.LastIndex())
 	}
 }
 

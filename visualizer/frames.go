@@ -54,10 +54,7 @@ func (s *Session) nodeStates() []nodeState {
 	view := s.course.sim().View()
 	out := make([]nodeState, len(view.Nodes))
 	for i, n := range view.Nodes {
-		ns := nodeState{NodeView: n, timers: s.timers(n.ID), LogLen: uint64(len(n.Log))}
-		from := max(0, len(n.Log)-logWindow)
-		ns.Log, ns.LogFrom = slices.Clone(n.Log[from:]), uint64(from+1)
-		out[i] = ns
+		out[i] = windowState(n, s.timers(n.ID))
 	}
 	return out
 }
@@ -73,13 +70,31 @@ func (s *Session) logFrame(c Command) []byte {
 	if count == 0 {
 		count = MaxLogEntries
 	}
-	f := logFrame{Type: "log", ID: c.ID, Node: c.Node, Seq: view.Seq, From: *c.From, LogLen: uint64(len(n.Log)), Entries: []raft.Entry{}}
+	return encode(logFrameOf(c, view.Seq, n, count))
+}
+
+// windowState is node n as a state frame shows it: its log cut to the newest
+// logWindow entries (none of its snapshot's: those are compacted).
+func windowState(n lab.NodeView, t timers) nodeState {
+	ns := nodeState{NodeView: n, timers: t, LogLen: n.LastIndex()}
+	from := max(n.LogBase, n.LastIndex()-min(n.LastIndex(), logWindow))
+	ns.Log, ns.LogFrom = slices.Clone(n.Log[from-n.LogBase:]), from+1
+	return ns
+}
+
+// logFrameOf answers log command c with node n's entries from c.From on (or
+// from the first its log holds: those its snapshot covers are compacted), at
+// most count and about logFrameBytes of commands.
+func logFrameOf(c Command, seq uint64, n *lab.NodeView, count int) logFrame {
+	from := max(*c.From, n.LogBase+1)
+	f := logFrame{Type: "log", ID: c.ID, Node: c.Node, Seq: seq, From: from, LogLen: n.LastIndex(), Entries: []raft.Entry{}}
 	bytes := 0
-	for i := *c.From - 1; i < uint64(len(n.Log)) && len(f.Entries) < count && bytes < logFrameBytes; i++ {
-		f.Entries = append(f.Entries, n.Log[i])
-		bytes += len(n.Log[i].Command)
+	for i := from; i <= n.LastIndex() && len(f.Entries) < count && bytes < logFrameBytes; i++ {
+		en, _ := n.Entry(i)
+		f.Entries = append(f.Entries, en)
+		bytes += len(en.Command)
 	}
-	return encode(f)
+	return f
 }
 
 // historyJSON writes the newest events that fit in about budget bytes, oldest

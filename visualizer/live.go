@@ -164,9 +164,7 @@ func (l *Live) stateFrame(reason string) []byte {
 	nodes := make([]nodeState, len(l.view.Nodes))
 	for i, n := range l.view.Nodes {
 		// The newest logWindow entries, as the simulator's state frames.
-		nodes[i] = nodeState{NodeView: n, timers: l.timers(), LogLen: uint64(len(n.Log))}
-		from := max(0, len(n.Log)-logWindow)
-		nodes[i].Log, nodes[i].LogFrom = slices.Clone(n.Log[from:]), uint64(from+1)
+		nodes[i] = windowState(n, l.timers())
 	}
 	return encode(stateFrame{
 		Type: "state", Reason: reason, Impl: l.opts.Impl, clock: l.clock(), Config: cfg,
@@ -318,13 +316,7 @@ func liveLogFrame(view *lab.View, c Command) []byte {
 	if count == 0 {
 		count = MaxLogEntries
 	}
-	f := logFrame{Type: "log", ID: c.ID, Node: c.Node, Seq: view.Seq, From: *c.From, LogLen: uint64(len(n.Log)), Entries: []raft.Entry{}}
-	bytes := 0
-	for i := *c.From - 1; i < uint64(len(n.Log)) && len(f.Entries) < count && bytes < logFrameBytes; i++ {
-		f.Entries = append(f.Entries, n.Log[i])
-		bytes += len(n.Log[i].Command)
-	}
-	return encode(f)
+	return encode(logFrameOf(c, view.Seq, n, count))
 }
 
 // NewLiveHandler returns the routes of a live session: the same page,

@@ -314,8 +314,9 @@ func (run *scenarioRun) others(not ...raft.NodeID) []raft.NodeID {
 // has reports whether node id holds, at index, an entry of the term of the
 // entry that node from holds there.
 func (run *scenarioRun) has(id raft.NodeID, index uint64, from raft.NodeID) bool {
-	a, b := run.node(id).Log, run.node(from).Log
-	return index >= 1 && uint64(len(a)) >= index && uint64(len(b)) >= index && a[index-1].Term == b[index-1].Term
+	a, aok := run.node(id).TermAt(index)
+	b, bok := run.node(from).TermAt(index)
+	return index >= 1 && aok && bok && a == b
 }
 
 // catchUpNews says which servers do not yet hold the leader's log.
@@ -327,7 +328,7 @@ func (run *scenarioRun) catchUpNews() string {
 	ln := run.node(l)
 	var behind []raft.NodeID
 	for _, n := range run.sim().View().Nodes {
-		if n.Up && n.ID != l && (len(n.Log) != len(ln.Log) || n.Commit != ln.Commit || n.Leader != l) {
+		if n.Up && n.ID != l && (n.LastIndex() != ln.LastIndex() || n.Commit != ln.Commit || n.Leader != l) {
 			behind = append(behind, n.ID)
 		}
 	}
@@ -352,7 +353,9 @@ func (run *scenarioRun) agree() bool {
 		if !n.Up {
 			continue
 		}
-		if n.Commit != ln.Commit || len(n.Log) != len(ln.Log) || (len(n.Log) > 0 && n.Log[len(n.Log)-1].Term != ln.Log[len(ln.Log)-1].Term) {
+		nt, _ := n.TermAt(n.LastIndex())
+		lt, _ := ln.TermAt(ln.LastIndex())
+		if n.Commit != ln.Commit || n.LastIndex() != ln.LastIndex() || nt != lt {
 			return false
 		}
 	}

@@ -281,7 +281,7 @@ func (sum *simSummary) write(w io.Writer) {
 	fmt.Fprintf(w, "commands:    %d proposed, %d committed\n", sum.proposed, sum.committed)
 	var state []string
 	for _, n := range sum.view.Nodes {
-		s := fmt.Sprintf("%v %v t%d log=%d commit=%d", n.ID, n.Role, n.Term, len(n.Log), n.Commit)
+		s := fmt.Sprintf("%v %v t%d log=%d commit=%d", n.ID, n.Role, n.Term, n.LastIndex(), n.Commit)
 		if !n.Up {
 			s = fmt.Sprintf("%v down", n.ID)
 		}

@@ -92,7 +92,9 @@ export class Model {
         n.role = e.role; n.leader = e.leader;
         if (e.role === 'candidate') this.votes.set(n.id, { term: e.term, from: new Set() });
         break;
-      case 'log': n.log = splice(n.log, e.index, e.entries || []); break;
+      // A log event with a term replaces the whole log: it now follows a
+      // snapshot whose last entry is index-1 of that term (as lab.View).
+      case 'log': n.log = splice(e.term ? [] : n.log, e.index, e.entries || []); break;
       case 'commit': n.commitIndex = e.index; break;
       case 'apply': n.lastApplied = e.index; break;
       // Stage 4, as lab.View: the snapshot's last entry, and a restore.
