@@ -102,4 +102,16 @@ func TestSnapshotsOnThePage(t *testing.T) {
 	require.Equal(t, 3, p.snapshotRows())
 	require.Empty(t, eval[[]string](p, `raftviz.stats.errors`), "no command was refused")
 	p.screenshot("snapshots")
+
+	// Each server's panel names its snapshot and counts only the entries
+	// after it; the follower that installed one may keep none at all.
+	for id := 1; id <= 3; id++ {
+		p.clickNode(id)
+		poll[bool](p, fmt.Sprintf(`document.getElementById('nv-name').textContent === 'n%d'`, id))
+		p.frames(2)
+		text := eval[string](p, `document.getElementById('nv-log').textContent`)
+		require.Regexp(t, `^snapshot ≤ \d+, term \d+, then \d+ (entry|entries)`, text, "n%d's panel", id)
+		want := eval[string](p, fmt.Sprintf(`(n => 'then ' + (n.log.length - n.snapshotIndex) + ' ')(raftviz.model.node(%d))`, id))
+		require.Contains(t, text, want, "n%d's panel counts the entries after its snapshot", id)
+	}
 }

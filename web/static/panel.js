@@ -117,13 +117,19 @@ export class PanelView {
     }
   }
 
+  // updateChips shows the newest entries the page knows (at most 8). A log
+  // may have holes — the compacted prefix, or entries a state frame's window
+  // left out — so it walks back from the end and stops at the first hole.
   updateChips(n) {
-    const last = n.log.slice(-8);
-    const key = last.map(e => e.index + '/' + e.term).join(',') + ':' + n.log.length + ':' + (n.snapshotIndex || 0);
+    const last = [];
+    for (let i = n.log.length - 1; i >= 0 && last.length < 8 && n.log[i]; i--) last.unshift(n.log[i]);
+    const base = n.snapshotIndex || 0, count = Math.max(0, n.log.length - base);
+    const key = last.map(e => e.index + '/' + e.term).join(',') + ':' + n.log.length + ':' + base;
     if (key === this.chipsKey) return;
     this.chipsKey = key;
     const td = $('nv-log');
-    td.replaceChildren(`${n.snapshotIndex ? snapshotText(n) + ', then ' : ''}${n.log.length} entries${n.log.length > 8 ? ' (last 8)' : ''}`, document.createElement('br'));
+    const shown = last.length < count ? ` (last ${last.length})` : '';
+    td.replaceChildren(`${base ? snapshotText(n) + ', then ' : ''}${count} ${count === 1 ? 'entry' : 'entries'}${shown}`, document.createElement('br'));
     if (!last.length) td.append('(empty)');
     for (const e of last) {
       const c = document.createElement('span');
