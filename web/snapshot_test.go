@@ -113,5 +113,10 @@ func TestSnapshotsOnThePage(t *testing.T) {
 		require.Regexp(t, `^snapshot ≤ \d+, term \d+, then \d+ (entry|entries)`, text, "n%d's panel", id)
 		want := eval[string](p, fmt.Sprintf(`(n => 'then ' + (n.log.length - n.snapshotIndex) + ' ')(raftviz.model.node(%d))`, id))
 		require.Contains(t, text, want, "n%d's panel counts the entries after its snapshot", id)
+		// Its entries are the ones after the snapshot: the compacted ones,
+		// which the page's model may still know, are not in its log.
+		compacted := eval[[]string](p, fmt.Sprintf(`(n => [...document.querySelectorAll('#nv-log .chip')].map(c => c.textContent)
+			.filter(t => +t.split('/')[0] <= n.snapshotIndex))(raftviz.model.node(%d))`, id))
+		require.Empty(t, compacted, "n%d's panel lists entries its snapshot holds", id)
 	}
 }

@@ -117,13 +117,15 @@ export class PanelView {
     }
   }
 
-  // updateChips shows the newest entries the page knows (at most 8). A log
-  // may have holes — the compacted prefix, or entries a state frame's window
-  // left out — so it walks back from the end and stops at the first hole.
+  // updateChips shows the newest entries the page knows (at most 8), never
+  // one the snapshot holds: the simulator's view may still know a compacted
+  // entry, but the server's log no longer does. A log may have holes — the
+  // compacted prefix, or entries a state frame's window left out — so it
+  // walks back from the end and stops at the snapshot or the first hole.
   updateChips(n) {
-    const last = [];
-    for (let i = n.log.length - 1; i >= 0 && last.length < 8 && n.log[i]; i--) last.unshift(n.log[i]);
     const base = n.snapshotIndex || 0, count = Math.max(0, n.log.length - base);
+    const last = [];
+    for (let i = n.log.length - 1; i >= base && last.length < 8 && n.log[i]; i--) last.unshift(n.log[i]);
     const key = last.map(e => e.index + '/' + e.term).join(',') + ':' + n.log.length + ':' + base;
     if (key === this.chipsKey) return;
     this.chipsKey = key;
