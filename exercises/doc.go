@@ -9,6 +9,7 @@
 //   - election.go: stage 1, leader election (section 5.2). Handout: STAGE1.md.
 //   - replication.go: stage 2, log replication (sections 5.3, 5.4). Handout: STAGE2.md.
 //   - persistence.go: stage 3, surviving crashes (Figure 2). Handout: STAGE3.md.
+//   - snapshot.go: stage 4, log compaction (section 7, Figure 13). Handout: STAGE4.md.
 //
 // Run the graded tests with `go test ./exercises/` (a stage is skipped until
 // you delete its first r.todo call), see your points with

@@ -35,9 +35,10 @@ func (r *Raft) becomeFollower(term uint64, leader raft.NodeID) {
 	r.todo(1)
 }
 
-// resetElectionTimer restarts the election timer with a new timeout drawn at
-// random from [ElectionTimeout, 2×ElectionTimeout). Random timeouts make it
-// unlikely that two servers time out together and split the vote (section 5.2).
+// resetElectionTimer restarts the election timer with a new timeout, in ticks,
+// chosen randomly from a fixed interval — the reference uses [n, 2n) with
+// n = r.cfg.ElectionTicks(). Random timeouts make it unlikely that two
+// servers time out together and split the vote (section 5.2).
 func (r *Raft) resetElectionTimer() {
 	// TODO(stage 1): section 5.2: "election timeouts are chosen randomly from
 	// a fixed interval". Draw from r.env.Rand(), never from math/rand.

@@ -68,10 +68,12 @@ func (r *Raft) appendEntries(m raft.Message) raft.Message {
 }
 
 // firstIndexOfTerm returns the first index of the run of entries that share
-// the term of the entry at index.
+// the term of the entry at index. Only the optional fast backup uses it.
 func (r *Raft) firstIndexOfTerm(index uint64) uint64 {
 	// TODO(stage 2): for the optimisation at the end of section 5.3: the
-	// first index of the run of entries whose term is the term at index.
+	// first index of the run of entries whose term is the term at index. If
+	// you keep Figure 2's backup (one entry per refusal), just delete the
+	// r.todo(2) below.
 	r.todo(2)
 	return index
 }
@@ -86,10 +88,12 @@ func (r *Raft) handleAppendEntriesReply(m raft.Message) {
 	r.todo(2)
 }
 
-// backedUpNextIndex is where to retry after a refusal. If the follower's
-// conflicting entry has a term the leader also holds, the follower's log may
-// match up to the leader's last entry of that term; otherwise every entry of
-// that term is skipped, back to the first index the follower holds for it.
+// backedUpNextIndex is where to retry after a refusal. Figure 2: one entry
+// back, nextIndex-1. With the optional optimisation at the end of section
+// 5.3, a whole term at a time: if the follower's conflicting entry has a term
+// the leader also holds, the follower's log may match up to the leader's last
+// entry of that term; otherwise every entry of that term is skipped, back to
+// the first index the follower holds for it.
 func (r *Raft) backedUpNextIndex(m raft.Message) uint64 {
 	// TODO(stage 2): where to retry after a refusal. Figure 2: decrement
 	// nextIndex (one entry); section 5.3's optimisation: skip the whole

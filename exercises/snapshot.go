@@ -97,8 +97,9 @@ func (r *Raft) handleInstallSnapshotReply(m raft.Message) {
 // leader's (Log Matching), and the check starts at the snapshot's last entry.
 func (r *Raft) skipCompacted(m raft.Message) raft.Message {
 	// TODO(stage 4): if prevLogIndex is below snapshotIndex, drop the entries
-	// at or below snapshotIndex and check from the snapshot's last entry (or
-	// from the entry before the first one kept). Call this first thing in
+	// at or below snapshotIndex and check from the snapshot's last entry:
+	// prevLogIndex = snapshotIndex, prevLogTerm = snapshotTerm (the entry
+	// just before the first one kept, if any are). Call this first thing in
 	// appendEntries (stage 2).
 	r.todo(4)
 	return m

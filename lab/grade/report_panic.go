@@ -64,13 +64,14 @@ func (h *Harness) notePanics(e *raft.Event) {
 		if v == nil {
 			return
 		}
-		s := &panicScene{crash: e.Seq, node: e.Node, was: *v, lastIndex: max(uint64(len(v.Log)), v.SnapshotIndex)}
-		s.was.Log = nil
-		if n := len(v.Log); n > 0 && uint64(n) == s.lastIndex {
-			s.lastTerm = v.Log[n-1].Term
+		// The view keeps only the entries after LogBase (a compacted log).
+		s := &panicScene{crash: e.Seq, node: e.Node, was: *v, lastIndex: max(v.LastIndex(), v.SnapshotIndex)}
+		if t, ok := v.TermAt(s.lastIndex); ok {
+			s.lastTerm = t
 		} else if s.lastIndex == v.SnapshotIndex {
 			s.lastTerm = v.SnapshotTerm
 		}
+		s.was.Log = nil
 		switch {
 		case strings.HasPrefix(e.Text, "panicked while handling Propose"):
 			s.command = w.proposing
@@ -106,7 +107,11 @@ func (h *Harness) panicStory(v lab.Violation) string {
 		state = fmt.Sprintf("%v was a %v in term %d, its log through index %d", s.node, was.Role, was.Term, s.lastIndex)
 	}
 	if was.SnapshotIndex > 0 {
-		state += fmt.Sprintf(" (compacted through index %d, its snapshot's last included index)", was.SnapshotIndex)
+		if s.lastIndex > was.SnapshotIndex {
+			state += fmt.Sprintf(" (compacted through index %d, its snapshot's last included index: the first entry still in its log is index %d)", was.SnapshotIndex, was.SnapshotIndex+1)
+		} else {
+			state += fmt.Sprintf(" (compacted through index %d, its snapshot's last included index: no entry follows it)", was.SnapshotIndex)
+		}
 	}
 	state += fmt.Sprintf(", commitIndex %d", was.Commit)
 	switch {
@@ -179,6 +184,11 @@ func (h *Harness) rulesFor(s *panicScene) []string {
 		if was.Role == raft.Leader && m.Term == was.Term {
 			rules = append(rules, "Figure 2, rules for leaders: if successful, update nextIndex and matchIndex for the follower; if AppendEntries fails because of log "+
 				"inconsistency, decrement nextIndex and retry")
+			if m.Success {
+				rules = append(rules, "then, if there exists an N such that N > commitIndex, a majority of matchIndex[i] ≥ N, and log[N].term == currentTerm: "+
+					"set commitIndex = N (Figure 2, rules for leaders); if commitIndex > lastApplied: increment lastApplied, apply log[lastApplied] "+
+					"to state machine (rules for all servers)")
+			}
 		}
 	case raft.InstallSnapshot:
 		if m.Term < was.Term {
