@@ -1,6 +1,7 @@
 package grade
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +95,44 @@ func TestRefusalsSayWhatTheTestWasDoing(t *testing.T) {
 		require.NotContains(t, report, "harness", c.name)
 		require.NotContains(t, report, "lab: ", c.name)
 	}
+}
+
+// compactedPanic is the reference, except that a leader panics on the first
+// successful AppendEntriesReply it handles once it has compacted its log and
+// appended an entry after the snapshot — as a stage-4 server that forgot an
+// offset does. It records the leader's state just before.
+type compactedPanic struct {
+	raft.Node
+	was *raft.Status
+}
+
+func (n *compactedPanic) Snapshot(index uint64, data []byte) {
+	n.Node.(raft.Compactor).Snapshot(index, data)
+}
+
+func (n *compactedPanic) Step(m raft.Message) {
+	if st := n.Status(); m.Type == raft.AppendEntriesReply && m.Success && st.Role == raft.Leader &&
+		st.SnapshotIndex > 0 && st.LastIndex() > st.SnapshotIndex && n.was.ID == raft.None {
+		*n.was = st
+		panic("an index into the compacted log")
+	}
+	n.Node.Step(m)
+}
+
+// A panic in a compacted log is reported with the log's true last index,
+// not the length of what follows the snapshot, and where the kept log starts.
+func TestPanicReportInACompactedLog(t *testing.T) {
+	var was raft.Status
+	impl := lab.Implementation{Name: "compacted-panic", New: func(cfg raft.Config, saved raft.Saved, env raft.Env) raft.Node {
+		return &compactedPanic{Node: solutions.New(cfg, saved, env), was: &was}
+	}}
+	test, err := FindTest("4/SnapshotBasic")
+	require.NoError(t, err)
+	r := runOnce(impl, test, test.Seed(0), nil)
+	require.NotNil(t, r.Failure)
+	require.NotZero(t, was.SnapshotIndex, "the leader compacted and panicked")
+	report := r.Failure.Report()
+	require.Contains(t, report, fmt.Sprintf("its log through index %d (compacted through index %d, its snapshot's last included index: the first entry still in its log is index %d)",
+		was.LastIndex(), was.SnapshotIndex, was.SnapshotIndex+1), report)
+	require.Contains(t, report, "apply log[lastApplied] to state machine", report)
 }
