@@ -18,6 +18,7 @@ type linkCount struct {
 	appends, carrying, installs, refusals uint64
 	last                                  *raft.Message // the last AppendEntries sent (the lab never reuses a sent message)
 	lastSeq                               uint64
+	samePrev                              uint64 // how many AppendEntries in a row, up to the last, had its prevLogIndex
 }
 
 // linkWatch holds a linkCount for each two servers (from*n+to).
@@ -49,6 +50,11 @@ func (h *Harness) noteLinks(e *raft.Event) {
 		l.appends++
 		if len(m.Entries) > 0 {
 			l.carrying++
+		}
+		if l.last != nil && l.last.PrevLogIndex == m.PrevLogIndex {
+			l.samePrev++
+		} else {
+			l.samePrev = 1
 		}
 		l.last, l.lastSeq = m, e.Seq
 	case raft.InstallSnapshot:
@@ -112,6 +118,9 @@ func (h *Harness) lagStory(mark []linkCount, index uint64) string {
 			if lst.SnapshotIndex > 0 {
 				story += fmt.Sprintf(" — after compaction %v's log holds only the entries after index %d (section 7), so the entry at index i is the (i − %d)th it holds", leader, lst.SnapshotIndex, lst.SnapshotIndex)
 			}
+		case refusals >= 2 && now.last != nil && min(now.samePrev, appends) >= 2 && 2*min(now.samePrev, appends) > refusals:
+			story += fmt.Sprintf(". Yet the last %d of those AppendEntries all had prevLogIndex %d. "+
+				"Figure 2, rules for leaders: if AppendEntries fails because of log inconsistency: decrement nextIndex and retry", min(now.samePrev, appends), now.last.PrevLogIndex)
 		}
 		parts = append(parts, story)
 	}

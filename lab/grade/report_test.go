@@ -136,3 +136,30 @@ func TestPanicReportInACompactedLog(t *testing.T) {
 		was.LastIndex(), was.SnapshotIndex, was.SnapshotIndex+1), report)
 	require.Contains(t, report, "apply log[lastApplied] to state machine", report)
 }
+
+// stuckLeader is the reference, except that a leader ignores every refused
+// AppendEntriesReply: it never moves nextIndex back.
+type stuckLeader struct{ raft.Node }
+
+func (n stuckLeader) Step(m raft.Message) {
+	if m.Type == raft.AppendEntriesReply && !m.Success && m.Term == n.Status().Term {
+		return
+	}
+	n.Node.Step(m)
+}
+
+// A follower left behind by a leader that never backs up is reported with
+// the prevLogIndex the leader kept sending, and Figure 2's rule.
+func TestLagReportNamesALeaderThatDoesNotBackUp(t *testing.T) {
+	impl := lab.Implementation{Name: "stuck", New: func(cfg raft.Config, saved raft.Saved, env raft.Env) raft.Node {
+		return stuckLeader{solutions.New(cfg, saved, env)}
+	}}
+	test, err := FindTest("2/Rejoin")
+	require.NoError(t, err)
+	r := runOnce(impl, test, test.Seed(0), nil)
+	require.NotNil(t, r.Failure)
+	report := r.Failure.Report()
+	require.Contains(t, report, "Check failed: agreement", report)
+	require.Regexp(t, `answered with \d+ refusals\. Yet the last \d+ of those AppendEntries all had prevLogIndex \d+\. `+
+		`Figure 2, rules for leaders: if AppendEntries fails because of log inconsistency: decrement nextIndex and retry`, report)
+}
