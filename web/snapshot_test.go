@@ -50,11 +50,17 @@ func (p *page) snapshotRows() int {
 func TestSnapshotsOnThePage(t *testing.T) {
 	p := openPage(t, visualizer.SessionOptions{Nodes: 3, Seed: 41, Speed: visualizer.DefaultSpeed})
 	p.leader(0, 0)
+	// One entry every server holds, the cut-off one too.
+	p.do(evalVoid(`raftviz.send({op: 'propose', command: 'x=1'})`))
+	poll[bool](p, `raftviz.model.nodes.every(n => n.commitIndex >= 1)`)
 	poll[bool](p, `[...document.querySelectorAll('#scenario option')].some(o => o.value === 'install-snapshot')`)
 	p.do(chromedp.SetValue(chromedp.CSS(`#scenario`), "install-snapshot"))
 	p.press(`#btn-scenario`, 200*time.Millisecond)
 
-	// Two servers compact while the third is cut off.
+	// Two servers compact while the third is cut off: a moment when the
+	// leader's log starts after its snapshot and the cut-off server still
+	// holds entry 1, as it did (seen again at the end).
+	compacted := poll[int](p, `(m => (l => l && l.snapshotIndex >= 2 && m.nodes.some(n => !n.snapshotIndex && n.log[0]) && m.seq)(m.leader()))(raftviz.model)`)
 	poll[bool](p, `raftviz.model.nodes.filter(n => n.snapshotIndex > 0).length >= 2`)
 	p.frames(2)
 	require.GreaterOrEqual(t, p.snapshotRows(), 2)
@@ -119,4 +125,16 @@ func TestSnapshotsOnThePage(t *testing.T) {
 			.filter(t => +t.split('/')[0] <= n.snapshotIndex))(raftviz.model.node(%d))`, id))
 		require.Empty(t, compacted, "n%d's panel lists entries its snapshot holds", id)
 	}
+
+	// Back at the moment the leader had compacted: a state frame sends each
+	// log from its snapshot on, so the leader's compacted entries are not
+	// known to the page. The cut-off server's entry 1, which the leader's
+	// snapshot holds, does not differ from the leader's for that.
+	p.do(evalVoid(fmt.Sprintf(`raftviz.send({op: 'seek', seq: %d})`, compacted)))
+	poll[bool](p, fmt.Sprintf(`!raftviz.model.live && raftviz.model.seq === %d`, compacted))
+	p.frames(2)
+	require.True(t, eval[bool](p, `(l => !l.log[0] && raftviz.logs.rows.some(r => r.cells.some(c => c.title && c.title.startsWith('index 1,') && c.style.display !== 'none')))(raftviz.model.leader())`),
+		"the leader's entry 1 is compacted and another server shows its own")
+	require.Empty(t, eval[[]string](p, `raftviz.logs.rows.flatMap(r => r.cells.filter(c => c.classList.contains('diverged')).map(c => c.title))`),
+		"no entry is marked as differing from the leader's")
 }

@@ -112,10 +112,7 @@ export class LogsView {
         if (idx === n.commitIndex) cls.push('commit-point');
         if (idx <= n.lastApplied) cls.push('applied');
         if (p && p.matchIndex === idx) cls.push('match-point');
-        if (leader && !isLeader) {
-          const le = leader.log[idx - 1];
-          if (!le || le.term !== e.term) cls.push('diverged');
-        }
+        if (leader && !isLeader && differs(e, idx, leader)) cls.push('diverged');
         cell.className = cls.join(' ');
         const bg = termColor(e.term, true);
         cell.style.backgroundColor = bg;
@@ -136,4 +133,17 @@ export class LogsView {
       row.meta.title = p ? `nextIndex ${p.nextIndex}, matchIndex ${p.matchIndex}` : '';
     });
   }
+}
+
+// differs tells whether entry e, at index idx of a follower's log, differs
+// from the leader's: the leader has no entry there, or one of another term.
+// Where the leader's entry is compacted into its snapshot (or left out of a
+// state frame's window) the page does not know it: it says "differs" only
+// where it knows, and of a snapshot it knows the last entry's term.
+function differs(e, idx, leader) {
+  const snap = leader.snapshotIndex || 0;
+  if (idx < snap) return false;
+  if (idx === snap) return e.term !== leader.snapshotTerm;
+  const le = leader.log[idx - 1];
+  return le ? le.term !== e.term : idx > leader.log.length;
 }
