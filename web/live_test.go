@@ -104,6 +104,17 @@ func TestLivePageRealProcesses(t *testing.T) {
 	note := poll[string](p, `(e => !e.classList.contains('hidden') && e.offsetParent !== null && e.textContent)(document.getElementById('realtime'))`)
 	require.Contains(t, note, "Pause stops this timeline view, not the servers")
 
+	// The processes do not report how far their election timers ran: a
+	// follower's panel says so, and no timer arc is drawn (none is made up).
+	p.clickNode(lead%3 + 1)
+	p.frames(2)
+	require.Equal(t, "not known: real processes do not report their timers", eval[string](p, `document.getElementById('nv-timer').textContent`))
+	arcs, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`new Promise(r => { let n = 0, arcs = 0; const f = () => {
+		arcs += [...document.querySelectorAll('#cluster .node .timer')].filter(e => e.getAttribute('d')).length;
+		(++n >= 30) ? r(arcs) : requestAnimationFrame(f); }; requestAnimationFrame(f); })`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Zero(t, arcs, "timer arcs drawn in 30 frames")
+
 	// Each control of a simulation is disabled and says why: as a tooltip
 	// and as its accessible description, in the server's own words.
 	why := map[string]string{

@@ -158,7 +158,8 @@ export class ClusterView {
     m.nodes.forEach((n, i) => {
       const v = this.groups[i];
       if (!v) return;
-      if (!n.up || n.role === 'leader' || !n.electionTimeout) {
+      // Real processes do not report their timers: no arc is made up for them.
+      if (!n.up || n.role === 'leader' || !n.electionTimeout || m.realtime) {
         v.timer.setAttribute('d', '');
         v.timer.dataset.frac = 0;
         return;

@@ -92,7 +92,10 @@ export class PanelView {
     this.updateChips(n);
     $('nv-commit').textContent = n.commitIndex;
     $('nv-applied').textContent = n.lastApplied;
-    $('nv-timer').textContent = n.role === 'leader' ? '(a leader has none)' : `${n.electionElapsed ?? 0} of ${n.electionTimeout ?? 0} ticks`;
+    // Real processes do not report how far their timers ran: say so, never "0 of N".
+    $('nv-timer').textContent = n.role === 'leader' ? '(a leader has none)'
+      : m.realtime ? 'not known: real processes do not report their timers'
+        : `${n.electionElapsed ?? 0} of ${n.electionTimeout ?? 0} ticks`;
     $('nv-saved').textContent = `term ${n.savedTerm}, votedFor ${n.savedVote ? 'n' + n.savedVote : 'none'}, log to index ${n.savedLog}`;
     this.updateProgress(n);
     for (const b of document.querySelectorAll('#node-view button[data-act]')) {
