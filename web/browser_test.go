@@ -397,6 +397,23 @@ func TestLargeTextHelpAndPartition(t *testing.T) {
 	p.screenshot("large-partitioned")
 	p.click(`#btn-heal`)
 	poll[bool](p, `raftviz.model.groups.length === 1`)
+
+	// A reset to fewer servers forgets what the page held of the old
+	// cluster: the panel of n5, which is gone, and n5 as the last server
+	// crashed (R would restart it).
+	p.clickNode(5)
+	p.press(`#node-view button[data-act=crash]:not(:disabled)`, 180*time.Millisecond)
+	poll[bool](p, `raftviz.model.node(5).up === false`)
+	p.do(chromedp.SetValue(chromedp.CSS(`#nodes`), "3"))
+	p.press(`#reset-form button[type=submit]`, 170*time.Millisecond)
+	poll[bool](p, `raftviz.model.nodes.length === 3`)
+	p.frames(2)
+	require.True(t, eval[bool](p, `document.getElementById('node-view').classList.contains('hidden') && !document.getElementById('pick-hint').classList.contains('hidden')`),
+		"the panel of n5 is closed: n5 is gone")
+	p.key("r")
+	require.Contains(t, poll[string](p, `(e => e && e.textContent)([...document.querySelectorAll('#toasts .toast.error')].pop())`),
+		"no crashed server to restart")
+	require.Empty(t, eval[[]string](p, `raftviz.stats.errors`), "nothing was sent for a server that is gone")
 }
 
 // BenchmarkPageFrameRate measures the page at 9 nodes and top speed: the

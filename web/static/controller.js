@@ -43,6 +43,7 @@ export class Controller {
       case 'state':
         this.stats.states++;
         m.load(f);
+        this.forgetStalePicks(f.reason === 'reset' ? 0 : Infinity);
         // Real processes have no seed: the box stays empty, never "0".
         $('seed').value = this.realtime ? '' : f.seed;
         $('nodes').value = f.nodes.length;
@@ -68,6 +69,7 @@ export class Controller {
         break;
       case 'branch':
         m.branch(f.seq, f.t);
+        this.forgetStalePicks(f.seq);
         this.toast('a new course from ' + fmtTime(f.t) + ': what came after is forgotten', false);
         break;
       case 'ack':
@@ -185,6 +187,19 @@ export class Controller {
   }
 
   // ---- picking ---------------------------------------------------------------
+
+  // forgetStalePicks drops what the page holds of a run that is gone: after
+  // a reset (upTo 0) or a new course from event upTo, a message sent later
+  // is another message under the same key (a seek keeps the course: upTo
+  // Infinity), a server may no longer exist (a reset with fewer servers),
+  // and the last crash is of another run.
+  forgetStalePicks(upTo) {
+    const m = this.model, p = this.cluster.picked;
+    if (p && (p.kind === 'node' ? !m.node(p.id) : !upTo || p.item.key > upTo)) this.pick(null);
+    const side = this.cluster.partitionPick;
+    if (side && [...side].some(id => !m.node(id))) this.cancelCut();
+    if (!upTo || !m.node(this.lastCrashed)) this.lastCrashed = 0;
+  }
 
   pick(p) {
     if (p && p.kind === 'node' && this.cluster.partitionPick) {
