@@ -137,4 +137,17 @@ func TestSnapshotsOnThePage(t *testing.T) {
 		"the leader's entry 1 is compacted and another server shows its own")
 	require.Empty(t, eval[[]string](p, `raftviz.logs.rows.flatMap(r => r.cells.filter(c => c.classList.contains('diverged')).map(c => c.title))`),
 		"no entry is marked as differing from the leader's")
+
+	// The event of a log replaced after a snapshot (what a follower that
+	// installs one reports: lab.Sim's logChange, a term set) is said as
+	// that, not as a log cut after the snapshot's index, which would leave
+	// the compacted entries in it.
+	said, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]string](`import('/static/words.js').then(w => [
+		w.describeEvent({kind: 'log', node: 1, index: 5, term: 2, entries: []}),
+		w.describeEvent({kind: 'log', node: 1, index: 5, term: 2, entries: [{index: 5, term: 3, cmd: 'y=2'}]})])`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"n1's whole log is replaced: it starts after its snapshot through index 4 (term 2), and holds no entry after it",
+		"n1's whole log is replaced: it starts after its snapshot through index 4 (term 2), with 5/3 y=2",
+	}, said)
 }

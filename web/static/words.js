@@ -18,8 +18,16 @@ export function describeEvent(e) {
       return `${n} is a follower in term ${e.term}${e.leader ? ', of leader ' + name(e.leader) : ''}`;
     case 'log': {
       const es = e.entries || [];
+      const list = `${es.slice(0, 4).map(entry).join(', ')}${es.length > 4 ? ` … (${es.length} entries)` : ''}`;
+      // With a term, the whole log is replaced: it now follows a snapshot
+      // whose last entry is index-1 of that term (an installed snapshot,
+      // or a log restored from storage); the entries before are not in it.
+      if (e.term) {
+        const base = `${n}'s whole log is replaced: it starts after its snapshot through index ${e.index - 1} (term ${e.term})`;
+        return es.length ? `${base}, with ${list}` : `${base}, and holds no entry after it`;
+      }
       if (!es.length) return `${n}'s log is cut after index ${e.index - 1}`;
-      return `${n}'s log from index ${e.index}: ${es.slice(0, 4).map(entry).join(', ')}${es.length > 4 ? ` … (${es.length} entries)` : ''}`;
+      return `${n}'s log from index ${e.index}: ${list}`;
     }
     case 'commit': return `${n}'s commitIndex becomes ${e.index}`;
     case 'apply': return `${n} applies entry ${e.index}${e.entries && e.entries[0] ? ' (' + cmd(e.entries[0]) + ')' : ''}`;
