@@ -52,6 +52,9 @@ var wasteful = []struct {
 }
 
 var variants = []variant{
+	{"nextIndex moves past a snapshot only when its reply comes (until then, InstallSnapshot again with each heartbeat)",
+		"Figure 13 does not say when the leader counts a snapshot as received; Figure 2 moves nextIndex on a successful reply",
+		[]patch{{"snapshot.go", "\t// As with AppendEntries, count the snapshot as sent; a refusal or a\n\t// lost reply brings nextIndex back.\n\tr.nextIndex[i] = r.snapshotIndex + 1\n}", "}"}}},
 	{"nextIndex is advanced only by a successful reply",
 		"Figure 2: \"If successful: update nextIndex and matchIndex for follower\"; nothing says to advance it on sending",
 		[]patch{{"replication.go", "\tr.nextIndex[i] = last + 1\n}", "}"},

@@ -16,7 +16,8 @@ var rules4Tests = []*Test{
 // testStaleTermInstall: a follower f is down while the leader compacts (down,
 // not cut off: a server cut off times out again and again, and its higher
 // term would depose the leader when it returns). When f restarts, the
-// leader's first InstallSnapshot to it is held; f is
+// leader's first InstallSnapshot to it is held (one sent while it was down
+// and still on its way, or else the first sent after); f is
 // caught up anyway, the leader is deposed, and f moves on to the new
 // leader's term. Then the held InstallSnapshot arrives.
 func testStaleTermInstall(h *Harness) {
@@ -29,7 +30,19 @@ func testStaleTermInstall(h *Harness) {
 	}
 	compacted := h.Status(old).SnapshotIndex
 	isInstall := msgIs(raft.InstallSnapshot, old, f)
+	// A leader may have sent f an InstallSnapshot while it was down (one
+	// that resends with every heartbeat does): still on its way, it would
+	// reach f after the restart. The first one on its way is the one held.
 	taken := false
+	for _, m := range h.sim.InFlight() {
+		if isInstall(m.Msg) {
+			if err := h.sim.Hold(m.Sent); err != nil {
+				h.setupRefused("hold the InstallSnapshot "+sentAt(m), err)
+			}
+			taken = true
+			break
+		}
+	}
 	h.holdWhere(func(m *raft.Message) bool {
 		if !taken && isInstall(m) {
 			taken = true
@@ -38,12 +51,13 @@ func testStaleTermInstall(h *Harness) {
 		return false
 	})
 	h.Restart(f)
+	ends := h.Status(f).LastIndex()
 	stale := h.awaitHeld(isInstall, 1, 2*h.ElectionTimeout())
 	h.holdWhere(nil)
 	if len(stale) == 0 {
 		h.Fatalf("install", "%v, leader of term %d, has compacted its log through index %d, and %v, whose log ends at %d, was restarted: in %v no InstallSnapshot was sent to it. "+
 			"Section 7: the leader must occasionally send snapshots to followers that lag behind — when the entries a follower needs next have been discarded (Figure 13)%s",
-			old, term, compacted, f, h.Status(f).LastIndex(), 2*h.ElectionTimeout(), h.describe())
+			old, term, compacted, f, ends, 2*h.ElectionTimeout(), h.describe())
 	}
 	// f is caught up by the leader's other messages. The first
 	// InstallSnapshot that reaches it is checked as it is handled: Figure
