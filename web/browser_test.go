@@ -216,11 +216,31 @@ func (p *page) clickCenter(sel string) {
 	p.do(chromedp.MouseClickXY(xy[0], xy[1]))
 }
 
-// clickNode clicks server id on the ring, and waits for its details.
+// clickNode clicks server id on the ring, and waits for its details. As a
+// person does, it clicks where the server is once it stands still: the
+// page's columns settle while its first text arrives, moving the ring.
 func (p *page) clickNode(id int) {
 	p.t.Helper()
+	p.settled(fmt.Sprintf(`#cluster .node[data-id="%d"] .halo`, id))
 	p.clickCenter(fmt.Sprintf(`#cluster .node[data-id="%d"] .halo`, id))
 	poll[bool](p, fmt.Sprintf(`!document.getElementById('node-view').classList.contains('hidden') && document.getElementById('nv-name').textContent === 'n%d'`, id))
+}
+
+// settled waits until the element sel has kept its place and size for 5
+// animation frames in a row.
+func (p *page) settled(sel string) {
+	p.t.Helper()
+	_, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`new Promise(done => {
+		let last = '', same = 0;
+		const f = () => {
+			const e = document.querySelector('%s'), r = e && e.getBoundingClientRect();
+			const k = r ? [r.left, r.top, r.width, r.height].join(',') : '';
+			same = k && k === last ? same + 1 : 0; last = k;
+			if (same >= 5) done(true); else requestAnimationFrame(f);
+		};
+		requestAnimationFrame(f);
+	})`, sel), chromedp.EvalAwaitPromise))
+	require.NoError(p.t, err, "waiting for %s to stand still", sel)
 }
 
 // press presses the mouse on the centre of the element sel and releases it

@@ -163,7 +163,11 @@ func (sg StageGrade) WriteTable(w io.Writer, impl lab.Implementation) {
 			if i == 0 {
 				fmt.Fprintf(w, "\n%s", f.Report())
 				if len(g.Failures) > 1 {
-					fmt.Fprintf(w, "  (%d more seeds failed)\n", len(g.Failures)-1)
+					if more := len(g.Failures) - 1; more == 1 {
+						fmt.Fprintf(w, "  (1 more seed failed)\n")
+					} else {
+						fmt.Fprintf(w, "  (%d more seeds failed)\n", more)
+					}
 				}
 			}
 		}

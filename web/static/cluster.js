@@ -308,9 +308,15 @@ export class ClusterView {
 
   click(e) {
     // A message under the pointer wins over a server.
-    if (!this.rect || !this.scale) return;
-    const px = ((e.clientX - this.rect.left) * this.dpr - (this.rect.width * this.dpr) / 2) / this.scale;
-    const py = ((e.clientY - this.rect.top) * this.dpr - (this.rect.height * this.dpr) / 2) / this.scale;
+    // Where the ring is now, not at the last frame: the page's layout may
+    // have moved since (its columns settle as text arrives), and on a busy
+    // machine the next frame may be far off.
+    if (!this.scale) return;
+    const rect = this.canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+    const scale = (Math.min(rect.width, rect.height) / 1000) * dpr;
+    if (!scale) return;
+    const px = ((e.clientX - rect.left) * dpr - (rect.width * dpr) / 2) / scale;
+    const py = ((e.clientY - rect.top) * dpr - (rect.height * dpr) / 2) / scale;
     let best = null, bestD = 22;
     for (const p of this.positions) {
       const d = Math.hypot(p.x - px, p.y - py);
