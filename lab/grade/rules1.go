@@ -1,6 +1,7 @@
 package grade
 
 import (
+	"github.com/raftlab/raftlab/lab"
 	"github.com/raftlab/raftlab/raft"
 )
 
@@ -8,7 +9,7 @@ import (
 
 var rules1Tests = []*Test{
 	{Stage: 1, Name: "VoteOnce", Points: 3, Nodes: 5, Seeds: 10, Run: testVoteOnce,
-		What: "two candidates ask in the same term: each server votes for at most one, a candidate for itself; a candidate that hears from the new leader returns to follower"},
+		What: "two candidates ask in the same term: each server votes for at most one, a candidate for itself, and grants a duplicated request of the one it voted for again; a candidate that hears from the new leader returns to follower"},
 	{Stage: 1, Name: "VotesOfThisTerm", Points: 3, Nodes: 5, Seeds: 10, Run: testVotesOfThisTerm,
 		What: "a candidate becomes leader only with votes from a majority of servers in its term: a duplicated vote counts once, a vote of an earlier term not at all; a candidate that sees a higher term steps down"},
 	{Stage: 1, Name: "StepDownOnReply", Points: 3, Nodes: 3, Seeds: 10, Run: testStepDownOnReply,
@@ -33,23 +34,35 @@ func testVoteOnce(h *Harness) {
 	h.candidateIn(c, term+1)
 	toRest := func(m *raft.Message) bool { return m.Type == raft.RequestVote && m.To != leader }
 	reqs := h.awaitHeld(toRest, 6, h.sim.Options().Config.HeartbeatTimeout)
-	find := func(from, to raft.NodeID) {
+	held := func(from, to raft.NodeID) lab.InFlight {
 		for _, f := range reqs {
 			if f.Msg.From == from && f.Msg.To == to {
-				h.release(f)
-				return
+				return f
 			}
 		}
 		h.Fatalf("candidate", "%v became a candidate in term %d but sent no RequestVote to %v. Figure 2, rules for candidates: send RequestVote RPCs to all other servers%s",
 			from, term+1, to, h.describe())
+		return lab.InFlight{}
 	}
-	// First come, first served: b and d hear a first, then c; a and c hear each other.
-	find(a, b)
+	find := func(from, to raft.NodeID) { h.release(held(from, to)) }
+	// First come, first served: b and d hear a first, then c; a and c hear
+	// each other. b hears a twice (the network duplicated a's RequestVote):
+	// a copy first, the original last.
+	again := held(a, b)
+	h.duplicate(again)
 	find(a, d)
 	find(c, b)
 	find(c, d)
 	find(c, a)
 	find(a, c)
+	at := h.release(again)
+	// votedFor is a's: the same request is granted again (the first reply
+	// may have been lost, and a can win only with it).
+	if replies := h.heldWhere(msgIs(raft.RequestVoteReply, b, a)); len(replies) == 2 && replies[0].Msg.VoteGranted && !replies[1].Msg.VoteGranted {
+		h.Fatalf("vote", "%v granted its vote to %v in term %d (%s), then refused the same RequestVote delivered again at event #%d (%s): the network duplicated it, and the first reply could as well have been lost. "+
+			"Figure 2, RequestVote receiver 2: if votedFor is null or candidateId, and the candidate's log is at least as up-to-date as the receiver's log, grant vote",
+			b, a, term+1, sentAt(replies[0]), at, sentAt(replies[1]))
+	}
 	// The checker has seen every granted vote as it left: b or d granting both
 	// breaks One Vote Per Term at once. A candidate voted for itself.
 	for _, f := range h.heldWhere(msgIs(raft.RequestVoteReply, raft.None, raft.None)) {
