@@ -83,7 +83,7 @@ func (v Violation) Error() string { return "lab: " + v.String() }
 // server took, so that a long run costs memory for what its logs still hold.
 type checker struct {
 	seed    uint64
-	leaders map[uint64]raft.NodeID
+	leaders map[uint64]elected
 	votes   map[voteKey]raft.NodeID
 	// committed[i-base-1]: the entry committed at index i, for i > base.
 	committed []committedEntry
@@ -137,7 +137,7 @@ type logID struct {
 func newChecker(seed uint64) *checker {
 	return &checker{
 		seed:    seed,
-		leaders: make(map[uint64]raft.NodeID),
+		leaders: make(map[uint64]elected),
 		votes:   make(map[voteKey]raft.NodeID),
 		ids:     make(map[[2]uint64]logID),
 		differs: make(map[raft.NodeID]int),
@@ -235,11 +235,17 @@ func (c *checker) report(e *raft.Event, rule, format string, args ...any) {
 	})
 }
 
+// elected is the leader of a term, and the event at which it became leader.
+type elected struct {
+	node raft.NodeID
+	seq  uint64
+}
+
 func (c *checker) checkNewLeader(e *raft.Event, n *NodeView) {
-	if other, ok := c.leaders[e.Term]; ok && other != e.Node {
-		c.report(e, RuleElectionSafety, "%v became leader of term %d, but %v was already elected leader of term %d", e.Node, e.Term, other, e.Term)
+	if other, ok := c.leaders[e.Term]; ok && other.node != e.Node {
+		c.report(e, RuleElectionSafety, "%v became leader of term %d, but %v was already elected leader of term %d, at event #%d", e.Node, e.Term, other.node, e.Term, other.seq)
 	} else {
-		c.leaders[e.Term] = e.Node
+		c.leaders[e.Term] = elected{e.Node, e.Seq}
 	}
 	if c.differs[e.Node] == 0 && n.LastIndex() >= c.last() {
 		return // complete: see differs

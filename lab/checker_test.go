@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,11 +59,19 @@ func lead(term uint64) func(p *puppet) {
 
 func TestCheckerElectionSafety(t *testing.T) {
 	r := newPuppetRun(t, 3)
+	before := r.s.Seq()
 	r.act(1, lead(1))
+	after := r.s.Seq()
 	r.act(2, func(p *puppet) { p.st.Term = 1 })
 	r.requireClean()
 	r.act(2, lead(1))
-	r.requireViolation(RuleElectionSafety, "n2 became leader of term 1, but n1 was already elected leader of term 1")
+	r.requireViolation(RuleElectionSafety, "n2 became leader of term 1, but n1 was already elected leader of term 1, at event #")
+	// The report names where the first leader was elected, not only where
+	// the second was (the violation's cause).
+	var at uint64
+	_, err := fmt.Sscanf(r.s.Violations()[0].Text[strings.LastIndex(r.s.Violations()[0].Text, "#"):], "#%d", &at)
+	require.NoError(t, err)
+	require.True(t, at > before && at <= after, "n1 was elected between events #%d and #%d, not at #%d", before+1, after, at)
 }
 
 func TestCheckerLeaderAppendOnly(t *testing.T) {

@@ -436,7 +436,7 @@ func (f *Failure) Report() string {
 	switch {
 	case f.Violation != nil:
 		fmt.Fprintf(&b, "  Safety rule broken: %s — %s\n", f.Rule, lab.Rules[f.Rule])
-		fmt.Fprintf(&b, "  What happened: %s (event #%d)\n", f.Message, f.Violation.Cause)
+		fmt.Fprintf(&b, "  What happened: %s (the rule broke at event #%d)\n", f.Message, f.Violation.Cause)
 		if f.Scene != "" {
 			fmt.Fprintf(&b, "  %s\n", indent(f.Scene))
 		}
